@@ -1,0 +1,1 @@
+"""tap-liine: a Singer tap for Liine interactions, patient conversations and Interactly statistics."""

@@ -1,0 +1,105 @@
+"""Authenticators: Liine's JWT login and the conversations token exchange.
+
+Both trade a secret for a short-lived token. `ExchangedTokenAuthenticator` holds one token
+per tap (shared by every stream and thread), renews it shortly before it expires, and can
+be told that the server rejected it (a 401) so the next attempt logs in again.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+import typing as t
+
+import pendulum
+import requests
+from singer_sdk.authenticators import APIAuthenticatorBase
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_liine.errors import api_message
+
+RENEW_MARGIN_SECONDS = 60.0
+
+
+class LoginError(FatalAPIError):
+    """The credentials were refused: retrying cannot help."""
+
+
+class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
+    """Keeps a bearer token obtained by exchanging a secret, renewing it before expiry."""
+
+    header_name = "Authorization"
+
+    def __init__(self, *, timeout: float) -> None:
+        super().__init__()
+        # Its own session: the SDK installs this authenticator as the streams' session auth.
+        self._session = requests.Session()
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._header_value: str | None = None
+        self._expires_at = 0.0
+        self._renew_at = 0.0
+        self.logins = 0
+
+    @abc.abstractmethod
+    def exchange(self) -> tuple[str, float]:
+        """Obtain a new token: (Authorization header value, expiry as epoch seconds)."""
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers[self.header_name] = self.current_header()
+        return request
+
+    def current_header(self) -> str:
+        with self._lock:  # one login at a time, however many threads ask
+            if self._header_value is None or time.time() >= self._renew_at:
+                self._header_value, self._expires_at = self.exchange()
+                lifetime = max(0.0, self._expires_at - time.time())
+                self._renew_at = self._expires_at - min(RENEW_MARGIN_SECONDS, lifetime / 10)
+                self.logins += 1
+            return self._header_value
+
+    def invalidate(self, rejected_header: str | None) -> None:
+        """Forget the token the server rejected, unless another thread already renewed it."""
+        with self._lock:
+            if rejected_header is None or rejected_header == self._header_value:
+                self._header_value = None
+
+    def _post(self, url: str, **kwargs: t.Any) -> requests.Response:
+        try:
+            response = self._session.post(url, timeout=self._timeout, **kwargs)
+        except requests.exceptions.RequestException as exc:
+            msg = f"Could not reach {url} to log in: {type(exc).__name__}."
+            raise RetriableAPIError(msg) from None
+        if response.status_code == 429 or response.status_code >= 500:  # noqa: PLR2004
+            msg = f"Login at {url} answered {response.status_code}: {api_message(response)}"
+            raise RetriableAPIError(msg, response)
+        return response
+
+
+class LiineAuthenticator(ExchangedTokenAuthenticator):
+    """`POST /call_log/authenticate/` with username and password; the token comes as `bearer ...`."""
+
+    def __init__(self, *, api_url: str, username: str, password: str, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self._url = api_url.rstrip("/") + "/call_log/authenticate/"
+        self._username = username
+        self._password = password
+
+    def exchange(self) -> tuple[str, float]:
+        response = self._post(self._url, json={"username": self._username, "password": self._password})
+        if response.status_code != 200:  # noqa: PLR2004
+            msg = (
+                f"Liine refused the login of user {self._username!r} ({response.status_code}: "
+                f"{api_message(response)}). Check the settings `username` and `password`."
+            )
+            raise LoginError(msg)
+        try:
+            body = response.json()
+            token = body["token"]
+            expires = pendulum.parse(body["valid_until"]).timestamp()  # type: ignore[union-attr]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            msg = f"Liine's login answer at {self._url} lacks a readable `token` and `valid_until`."
+            raise RetriableAPIError(msg, response) from None
+        # The token already carries its scheme ("bearer ..."): send it as returned.
+        return str(token), float(expires)

@@ -1,0 +1,199 @@
+"""Base stream shared by the three APIs: decoding once, retries, Retry-After, error messages."""
+
+from __future__ import annotations
+
+import random
+import typing as t
+from functools import cached_property
+from http import HTTPStatus
+
+import backoff
+import orjson
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams import RESTStream
+
+from tap_liine.auth import ExchangedTokenAuthenticator
+from tap_liine.errors import api_message
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator
+
+MAX_RETRY_AFTER_SECONDS = 600.0
+RETRIABLE_ERRORS = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+class RateLimited(RetriableAPIError):
+    """A 429; `wait` is what the server asked for in Retry-After (seconds), if it said."""
+
+    def __init__(self, message: str, response: requests.Response, wait: float | None) -> None:
+        super().__init__(message, response)
+        self.wait = wait
+
+
+class UnauthorizedRetry(RetriableAPIError):
+    """A 401 on a token we had: log in again and retry once."""
+
+
+class LiineBaseStream(RESTStream[t.Any]):
+    """What every stream of the tap shares.
+
+    - The body is decoded once, with orjson, inside `validate_response`: an unreadable
+      (e.g. truncated) body is then a retriable error like a 5xx, and `parse_response`
+      and the paginator read the decoded value from `response.decoded`.
+    - 429 waits for Retry-After; 5xx, timeouts, resets and unreadable bodies back off
+      exponentially; a 401 logs in again once; other 4xx fail at once with the API's words.
+    """
+
+    # Set by subclasses: "Liine", "Conversations", "Interactly"
+    api_name = "API"
+
+    @property
+    def authenticator(self) -> ExchangedTokenAuthenticator | t.Any:
+        return self._tap.authenticator_for(self.api_name)  # type: ignore[attr-defined]
+
+    @property
+    def requests_session(self) -> requests.Session:
+        return self._tap.http_session  # type: ignore[attr-defined,no-any-return]
+
+    @cached_property
+    def timeout(self) -> int:  # type: ignore[override]
+        return t.cast("int", self.config.get("request_timeout", 300))
+
+    # ----- responses -------------------------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        where = f"{self.api_name} {response.request.method} {self.path}"
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
+            wait = _retry_after(response)
+            msg = f"{where} answered 429 (rate limited); retrying after {wait if wait is not None else 'a backoff'} s"
+            raise RateLimited(msg, response, wait)
+        if status == HTTPStatus.UNAUTHORIZED and isinstance(self.authenticator, ExchangedTokenAuthenticator):
+            sent = response.request.headers.get(self.authenticator.header_name)
+            if getattr(response.request, "_liine_relogged", False):
+                msg = f"{where} answered 401 again right after a new login: {api_message(response)}"
+                raise FatalAPIError(msg)
+            self.authenticator.invalidate(sent)
+            response.request._liine_relogged = True  # type: ignore[attr-defined]
+            msg = f"{where} answered 401 ({api_message(response)}); logging in again"
+            raise UnauthorizedRetry(msg, response)
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            msg = f"{where} answered {status} {response.reason}: {api_message(response)}"
+            raise RetriableAPIError(msg, response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            msg = f"{where} answered {status} {response.reason}: {api_message(response)}"
+            raise FatalAPIError(msg)
+        try:
+            response.decoded = orjson.loads(response.content)  # type: ignore[attr-defined]
+        except orjson.JSONDecodeError:
+            msg = f"{where} answered {status} with an unreadable body ({len(response.content)} bytes)"
+            raise RetriableAPIError(msg, response) from None
+        self.check_envelope(response.decoded, where)  # type: ignore[attr-defined]
+
+    def check_envelope(self, body: t.Any, where: str) -> None:  # noqa: ANN401
+        """Raise when a 200 body reports an error (e.g. `code: false`). Default: no check."""
+
+    def response_error_message(self, response: requests.Response) -> str:
+        # The SDK's default appends the body and header names; ours is one clean sentence.
+        return f"{self.api_name} {self.path} answered {response.status_code}: {api_message(response)}"
+
+    # ----- retries ------------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        return t.cast("int", self.config.get("max_retries", 5))
+
+    def backoff_wait_generator(self) -> Generator[float, None, None]:  # type: ignore[override]
+        base = float(self.config.get("retry_wait_seconds", 2.0))
+
+        def wait_for(exc: Exception) -> float:
+            if isinstance(exc, UnauthorizedRetry):
+                return 0.0
+            if isinstance(exc, RateLimited) and exc.wait is not None:
+                return exc.wait
+            tries = getattr(exc, "_liine_tries", 0)
+            return base * 2**tries
+
+        return self.backoff_runtime(value=_counting(wait_for))
+
+    def backoff_jitter(self, value: float) -> float:
+        # Never shorter than asked (Retry-After is a floor); up to 10% longer.
+        return value + random.uniform(0, value / 10)  # noqa: S311
+
+    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401
+        exc = details.get("exception")
+        self.logger.warning(
+            "%s (try %d of %d); waiting %.2f s",
+            exc if isinstance(exc, RetriableAPIError) else f"{self.api_name} {self.path}: {type(exc).__name__}",
+            details.get("tries"),
+            self.backoff_max_tries(),
+            details.get("wait") or 0.0,
+        )
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        # As the SDK's, with our own messages: backoff's logger is off and a request that
+        # exhausts its tries fails the run with one sentence naming endpoint and status.
+        decorated = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIABLE_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )(func)
+
+        def call(*args: t.Any, **kwargs: t.Any) -> t.Any:  # noqa: ANN401
+            try:
+                return decorated(*args, **kwargs)
+            except RetriableAPIError as exc:
+                msg = f"Giving up after {self.backoff_max_tries()} tries: {exc}"
+                raise FatalAPIError(msg) from None
+            except requests.exceptions.RequestException as exc:
+                msg = (
+                    f"Giving up after {self.backoff_max_tries()} tries: {self.api_name} {self.path} "
+                    f"could not be reached ({type(exc).__name__})"
+                )
+                raise FatalAPIError(msg) from None
+
+        return call
+
+    def decoded(self, response: requests.Response) -> t.Any:  # noqa: ANN401
+        """The body `validate_response` decoded."""
+        return response.decoded  # type: ignore[attr-defined]
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        import time
+
+        try:
+            seconds = parsedate_to_datetime(raw).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def _counting(wait_for: t.Callable[[Exception], float]) -> t.Callable[[Exception], float]:
+    """Number the backoffs of one request so the exponential wait can grow."""
+    state = {"tries": 0}
+
+    def value(exc: Exception) -> float:
+        exc._liine_tries = state["tries"]  # type: ignore[attr-defined]
+        state["tries"] += 1
+        return wait_for(exc)
+
+    return value
+

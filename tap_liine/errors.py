@@ -1,0 +1,42 @@
+"""Turning an API's error response into one readable sentence, without secrets."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import orjson
+import requests
+
+_TAGS = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+MAX_MESSAGE = 300
+
+
+def api_message(response: requests.Response) -> str:
+    """The API's own words: its JSON `detail`/`message`/`description`/`error`, else the text."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if isinstance(body, dict):
+        parts = [
+            _as_text(body[key])
+            for key in ("detail", "message", "description", "error", "errors")
+            if body.get(key) not in (None, "", [])
+        ]
+        if parts:
+            return _clip("; ".join(dict.fromkeys(parts)))
+    text = response.text or response.reason or "no message"
+    return _clip(html.unescape(_TAGS.sub(" ", text)))
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def _clip(text: str) -> str:
+    text = _SPACE.sub(" ", text).strip()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"

@@ -1,0 +1,61 @@
+"""`tap-liine-sandbox`: serve the simulated APIs on 127.0.0.1 until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import typing as t
+
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, SandboxServer, parse_faults
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tap-liine-sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--scale", type=int, default=10_000, help="interactions in all (default 10000)")
+    parser.add_argument("--customers", default="101,202,303", help="Liine customer ids")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--days", type=int, default=365, help="days of history before 2026-11-01")
+    parser.add_argument("--tie-burst", type=int, default=0, help="interactions planted in one second")
+    parser.add_argument("--faults", default="none", help=f"'all', 'none' or some of {','.join(FAULT_KINDS)}")
+    parser.add_argument("--fault-every", type=int, default=7, help="every Nth request fails")
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
+    parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token lives")
+    return parser
+
+
+def build_server(args: argparse.Namespace) -> SandboxServer:
+    apis: list[t.Any] = [
+        LiineApi(
+            customers=[int(c) for c in args.customers.split(",")],
+            scale=args.scale,
+            seed=args.seed,
+            days=args.days,
+            tie_burst=args.tie_burst,
+            token_lifetime=args.token_lifetime,
+        ),
+    ]
+    faults = FaultSchedule(kinds=parse_faults(args.faults), every=args.fault_every, retry_after=args.retry_after)
+    return SandboxServer(apis, host=args.host, port=args.port, latency_ms=args.latency_ms, faults=faults)
+
+
+def main(argv: t.Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        server = build_server(args)
+    except (ValueError, OSError) as exc:
+        sys.exit(f"tap-liine-sandbox: {exc}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    print(f"tap-liine sandbox listening on {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""A small threaded HTTP server that hosts the simulated APIs, with faults on demand.
+
+Each simulated API contributes routes (method, path prefix) -> handler. The server adds
+what every API shares: latency, the fault schedule, and a `/_sandbox/` admin surface
+that tests use to read the ground truth and to change records between runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import socket
+import threading
+import time
+import typing as t
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+FAULT_KINDS = ("429", "500", "502", "503", "503html", "truncated", "reset", "expire")
+
+
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    revoke_token: bool = False  # set by the "expire" fault: the token stops working now
+
+    def one(self, name: str) -> str | None:
+        """The last value of a query parameter, or None when absent."""
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    def many(self, name: str) -> list[str]:
+        """All values of a list parameter, given repeated or comma-separated."""
+        out: list[str] = []
+        for raw in self.query.get(name, []) + self.query.get(f"{name}[]", []):
+            out.extend(v for v in raw.split(",") if v != "")
+        return out
+
+    def json(self) -> t.Any:
+        return orjson.loads(self.body) if self.body else None
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    content_type: str = "application/json"
+
+    @classmethod
+    def json(cls, status: int, payload: t.Any, **headers: str) -> Response:
+        return cls(status, orjson.dumps(payload), dict(headers))
+
+
+Handler = t.Callable[[Request], Response]
+
+
+class TokenExpired(Exception):
+    """Raised by an API when the fault schedule revokes the presented token."""
+
+
+@dataclasses.dataclass
+class FaultSchedule:
+    """Every `every`-th API request fails, cycling through `kinds`; deterministic."""
+
+    kinds: tuple[str, ...] = ()
+    every: int = 0
+    retry_after: int = 1
+    _counter: itertools.count = dataclasses.field(default_factory=itertools.count)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    injected: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def next_fault(self) -> str | None:
+        if not self.kinds or self.every <= 0:
+            return None
+        with self._lock:
+            n = next(self._counter) + 1
+            if n % self.every:
+                return None
+            kind = self.kinds[(n // self.every - 1) % len(self.kinds)]
+            self.injected[kind] = self.injected.get(kind, 0) + 1
+            return kind
+
+
+def parse_faults(spec: str) -> tuple[str, ...]:
+    """`"all"` or a comma-separated list of FAULT_KINDS."""
+    if spec.strip() in {"", "none"}:
+        return ()
+    kinds = FAULT_KINDS if spec.strip() == "all" else tuple(k.strip() for k in spec.split(","))
+    unknown = sorted(set(kinds) - set(FAULT_KINDS))
+    if unknown:
+        msg = f"unknown fault kinds {unknown}; choose from {', '.join(FAULT_KINDS)}"
+        raise ValueError(msg)
+    return kinds
+
+
+class SandboxServer:
+    """Owns the HTTP server thread and the shared settings of every simulated API."""
+
+    def __init__(
+        self,
+        apis: t.Sequence[t.Any],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency_ms: float = 0.0,
+        faults: FaultSchedule | None = None,
+    ) -> None:
+        self.apis = list(apis)
+        self.latency_ms = latency_ms
+        self.faults = faults or FaultSchedule()
+        self.request_log: list[tuple[str, str]] = []
+        self._routes: list[tuple[str, str, Handler]] = []
+        for api in self.apis:
+            self._routes.extend(api.routes())
+        self._routes.sort(key=lambda r: -len(r[1]))  # longest prefix first
+        self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def route(self, method: str, path: str) -> Handler | None:
+        for route_method, prefix, handler in self._routes:
+            if route_method == method and (path == prefix or path.startswith(prefix)):
+                return handler
+        return None
+
+    def admin(self, request: Request) -> Response:
+        """`/_sandbox/...`: ground truth, record changes and fault control for tests."""
+        name = request.path.removeprefix("/_sandbox/").strip("/")
+        if name == "faults" and request.method == "POST":
+            spec = request.json() or {}
+            self.faults = FaultSchedule(
+                kinds=parse_faults(spec.get("kinds", "none")),
+                every=int(spec.get("every", 0)),
+                retry_after=int(spec.get("retry_after", 1)),
+            )
+            return Response.json(200, {"ok": True})
+        if name == "faults":
+            return Response.json(200, self.faults.injected)
+        if name == "requests":
+            return Response.json(200, [list(r) for r in self.request_log])
+        for api in self.apis:
+            answer = api.admin(name, request)
+            if answer is not None:
+                return t.cast("Response", answer)
+        return Response.json(404, {"detail": f"no admin resource {name!r}"})
+
+
+def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
+    class _Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real APIs do
+
+        def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+            """Quiet: tests and benchmarks read stdout."""
+
+        def _dispatch(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            request = Request(
+                method=self.command,
+                path=split.path,
+                query=parse_qs(split.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            if request.path.startswith("/_sandbox/"):
+                self._send(server.admin(request))
+                return
+            server.request_log.append((request.method, self.path))
+            if server.latency_ms:
+                time.sleep(server.latency_ms / 1000)
+            handler = server.route(request.method, request.path)
+            if handler is None:
+                self._send(Response.json(404, {"detail": "Not found."}))
+                return
+            fault = server.faults.next_fault()
+            if fault == "reset":
+                self._reset()
+                return
+            request.revoke_token = fault == "expire"
+            try:
+                response = handler(request)
+            except TokenExpired:
+                response = Response.json(401, {"detail": "Token expired."})
+            if fault and fault != "expire":
+                response = _faulty(fault, response, server.faults.retry_after)
+            self._send(response)
+
+        def _reset(self) -> None:
+            # SO_LINGER 0 makes close() send RST: the client sees a connection reset.
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+            self.connection.close()
+            self.close_connection = True
+
+        def _send(self, response: Response) -> None:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(response.body)
+            if response.status >= 500:
+                self.close_connection = True
+
+        do_GET = do_POST = _dispatch  # noqa: N815
+
+    return _Handler
+
+
+def _faulty(kind: str, response: Response, retry_after: int) -> Response:
+    if kind == "429":
+        return Response.json(429, {"detail": "Request was throttled."}, **{"Retry-After": str(retry_after)})
+    if kind == "503html":
+        page = b"<html><head><title>503 Service Unavailable</title></head><body>Maintenance</body></html>"
+        return Response(503, page, content_type="text/html")
+    if kind in {"500", "502", "503"}:
+        return Response.json(int(kind), {"detail": "Server error."})
+    if kind == "truncated":
+        # A body cut short mid-document, declared with its true (short) length.
+        return Response(response.status, response.body[: max(1, len(response.body) // 2)], response.headers)
+    return response

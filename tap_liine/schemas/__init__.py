@@ -1,0 +1,1 @@
+"""JSON schemas of the streams, one module per source, every documented field typed."""

@@ -1,0 +1,184 @@
+"""Settings: the JSON schema users configure (a public contract) and its semantic checks.
+
+The SDK validates types against the schema; `semantic_errors` adds what a schema cannot
+say (dates that parse, ids of the right shape, credentials that come in pairs), so that
+every bad setting is reported before any request is sent.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pendulum
+from singer_sdk import typing as th
+
+INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
+APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
+INTEGRATION_ID = re.compile(r"^[0-9a-f]{24}$")
+MAX_PAGE_SIZE = 1000
+
+CONFIG_SCHEMA = th.PropertiesList(
+    # --- all sources
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        required=True,
+        title="Start date",
+        description="Earliest data to extract on a first run (ISO-8601, e.g. 2025-01-01T00:00:00Z). "
+        "Later runs continue from the saved state.",
+    ),
+    th.Property(
+        "lookback_days",
+        th.IntegerType,
+        default=1,
+        title="Lookback days",
+        description="Days before each saved bookmark that an incremental run of `interactions` and "
+        "`conversations` re-reads, to catch late updates.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        title="Maximum tries",
+        description="Attempts per request before a retriable error (429, 5xx, timeout, reset, "
+        "unreadable body) fails the run.",
+    ),
+    th.Property(
+        "retry_wait_seconds",
+        th.NumberType,
+        default=2.0,
+        title="First retry wait",
+        description="Seconds to wait before the first retry; each further retry waits twice as long. "
+        "A 429's Retry-After header overrides it.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=300,
+        title="Request timeout",
+        description="Seconds to wait for a response before retrying the request.",
+    ),
+    # --- Liine
+    th.Property(
+        "api_url",
+        th.URIType,
+        default="https://app.liine.com",
+        title="Liine API URL",
+        description="Base URL of the Liine API.",
+    ),
+    th.Property("username", th.StringType, title="Liine username", description="Liine dashboard login."),
+    th.Property(
+        "password",
+        th.StringType,
+        secret=True,
+        title="Liine password",
+        description="Password of the Liine dashboard login; exchanged for a JWT at /call_log/authenticate/.",
+    ),
+    th.Property(
+        "customer_ids",
+        th.ArrayType(th.IntegerType),
+        title="Liine customer ids",
+        description="Liine customers to extract (ask Liine support for them); one state partition each.",
+    ),
+    th.Property(
+        "include_spam",
+        th.BooleanType,
+        default=True,
+        title="Include spam-likely interactions",
+        description="Also extract interactions Liine marks as likely spam (the flag `is_spam_likely` "
+        "tells them apart). When false the parameter is omitted, as the API counts it when present at all.",
+    ),
+    th.Property(
+        "interaction_types",
+        th.ArrayType(th.StringType),
+        title="Interaction types",
+        description="Only these interaction types: call, form, online_booking, ehr_pms_entry (default: all).",
+    ),
+    th.Property(
+        "interaction_filters",
+        th.ObjectType(additional_properties=True),
+        default={},
+        title="Further interaction filters",
+        description="Further documented query parameters of /call_log/interactions/ (e.g. "
+        '{"direction": ["inbound"], "duration_min": 30}), sent verbatim; lists are sent as repeated parameters.',
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=MAX_PAGE_SIZE,
+        title="Interactions per page",
+        description="`limit` sent to the interactions endpoint (1 to 1000).",
+    ),
+)
+
+SECRET_SETTINGS = ("password", "conversations_api_key", "interactly_api_key")
+
+
+def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Every problem with `config` that its JSON schema cannot express, one paragraph each."""
+    errors: list[str] = []
+    start = config.get("start_date")
+    if isinstance(start, str):
+        try:
+            pendulum.parse(start)
+        except (ValueError, pendulum.parsing.exceptions.ParserError):
+            errors.append(
+                f"Setting `start_date` must be an ISO-8601 date-time such as 2025-01-01T00:00:00Z; got {start!r}."
+            )
+    for name in ("lookback_days", "max_retries"):
+        value = config.get(name)
+        if isinstance(value, int) and value < (0 if name == "lookback_days" else 1):
+            errors.append(f"Setting `{name}` must be {'0 or more' if name == 'lookback_days' else '1 or more'}; got {value}.")
+    for name in ("retry_wait_seconds", "request_timeout"):
+        value = config.get(name)
+        if isinstance(value, (int, float)) and value <= (0 if name == "request_timeout" else -1e-9):
+            errors.append(f"Setting `{name}` must be a positive number of seconds; got {value}.")
+    errors += _liine_errors(config)
+    return errors
+
+
+def _liine_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    errors: list[str] = []
+    customers = config.get("customer_ids")
+    if customers is not None:
+        if not isinstance(customers, list) or not customers:
+            errors.append("Setting `customer_ids` must be a non-empty list of Liine customer ids (integers).")
+        else:
+            bad = [c for c in customers if isinstance(c, bool) or not isinstance(c, int) or c <= 0]
+            if bad:
+                errors.append(f"Setting `customer_ids` must hold positive integers only; these are not: {bad!r}.")
+            if len(set(map(str, customers))) != len(customers):
+                errors.append(f"Setting `customer_ids` lists a customer more than once: {customers!r}.")
+        for name in ("username", "password"):
+            if not config.get(name):
+                errors.append(
+                    f"Setting `{name}` is required when `customer_ids` is set: the tap logs in to Liine "
+                    "with `username` and `password` to extract interactions."
+                )
+    elif config.get("username") or config.get("password"):
+        errors.append(
+            "Setting `customer_ids` is required when Liine credentials are set: list the Liine "
+            "customers to extract (ask Liine support for the ids)."
+        )
+    types = config.get("interaction_types")
+    if types is not None:
+        unknown = [v for v in types if v not in INTERACTION_TYPES] if isinstance(types, list) else [types]
+        if unknown or not types:
+            errors.append(
+                f"Setting `interaction_types` accepts {', '.join(INTERACTION_TYPES)}; "
+                f"{'it is empty' if not types else f'unknown: {unknown!r}'}."
+            )
+    size = config.get("page_size")
+    if isinstance(size, int) and not 1 <= size <= MAX_PAGE_SIZE:
+        errors.append(f"Setting `page_size` must be between 1 and {MAX_PAGE_SIZE}; got {size}.")
+    filters = config.get("interaction_filters") or {}
+    reserved = {"customer_id", "customer_ids", "pagination_timestamp", "limit", "start_date", "end_date",
+                "updated_date", "type", "include_is_spam_likely"}  # fmt: skip
+    clash = sorted(reserved & set(filters))
+    if clash:
+        errors.append(
+            f"Setting `interaction_filters` may not set {clash}: the tap sets these itself "
+            "(use `customer_ids`, `start_date`, `interaction_types`, `include_spam` or `page_size`)."
+        )
+    return errors

@@ -1,0 +1,1 @@
+"""Stream classes, one module per source."""

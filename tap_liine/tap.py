@@ -1,0 +1,115 @@
+"""TapLiine: settings, validation, shared HTTP resources and the stream list."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import typing as t
+
+import requests
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+
+from tap_liine.auth import ExchangedTokenAuthenticator, LiineAuthenticator
+from tap_liine.settings import CONFIG_SCHEMA, semantic_errors
+from tap_liine.streams.interactions import InteractionsStream
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+# Which settings switch each source on, and what to tell a user who has not set them.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "Liine": ("customer_ids", "username", "password"),
+}
+
+
+class TapLiine(Tap):
+    """Liine interactions, patient conversations and Interactly appointment statistics."""
+
+    name = "tap-liine"
+    config_jsonschema = CONFIG_SCHEMA.to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._auth_lock = threading.Lock()
+        self._authenticators: dict[str, ExchangedTokenAuthenticator] = {}
+        self._http_session: requests.Session | None = None
+        super().__init__(*args, **kwargs)
+
+    def discover_streams(self) -> list[Stream]:
+        # Every stream is listed whatever is configured, so a catalog can be built without credentials.
+        return [InteractionsStream(self)]
+
+    # ----- validation -----------------------------------------------------------------------
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            errors = list(exc.errors)
+        errors += semantic_errors(self.config)
+        if not any(self.source_configured(source) for source in SOURCES):
+            errors.append(
+                "No source is configured. Set `customer_ids`, `username` and `password` for Liine "
+                "interactions (see the README's settings table)."
+            )
+        if errors and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        return errors
+
+    def source_configured(self, source: str) -> bool:
+        return any(self.config.get(name) for name in SOURCES[source])
+
+    # ----- shared HTTP resources ---------------------------------------------------------------
+
+    @property
+    def http_session(self) -> requests.Session:
+        """One connection pool for every stream and thread."""
+        with self._auth_lock:
+            if self._http_session is None:
+                self._http_session = requests.Session()
+            return self._http_session
+
+    def authenticator_for(self, source: str) -> ExchangedTokenAuthenticator:
+        """One authenticator (hence one login) per source, shared by its streams."""
+        with self._auth_lock:
+            if source not in self._authenticators:
+                self._authenticators[source] = self._new_authenticator(source)
+            return self._authenticators[source]
+
+    def _new_authenticator(self, source: str) -> ExchangedTokenAuthenticator:
+        timeout = float(self.config.get("request_timeout", 300))
+        if source == "Liine":
+            return LiineAuthenticator(
+                api_url=self.config["api_url"],
+                username=self.config.get("username", ""),
+                password=self.config.get("password", ""),
+                timeout=timeout,
+            )
+        msg = f"unknown source {source!r}"
+        raise ValueError(msg)
+
+    # ----- running ------------------------------------------------------------------------
+
+    def sync_all(self) -> None:
+        for stream in self.streams.values():
+            source = getattr(stream, "api_name", None)
+            if source in SOURCES and stream.selected and not self.source_configured(source):
+                self.logger.info(
+                    "Skipping stream '%s': the %s source is not configured (settings %s).",
+                    stream.name, source, ", ".join(f"`{s}`" for s in SOURCES[source]),
+                )  # fmt: skip
+                stream.selected = False
+        super().sync_all()
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """As the SDK's, but an API failure ends the run with one clear line, not a traceback."""
+        try:
+            super().invoke(*args, **kwargs)
+        except FatalAPIError as exc:
+            cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapLiine.cli()
