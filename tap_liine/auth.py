@@ -71,7 +71,7 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         except requests.exceptions.RequestException as exc:
             msg = f"Could not reach {url} to log in: {type(exc).__name__}."
             raise RetriableAPIError(msg) from None
-        if response.status_code == 429 or response.status_code >= 500:  # noqa: PLR2004
+        if response.status_code == 429 or response.status_code >= 500:
             msg = f"Login at {url} answered {response.status_code}: {api_message(response)}"
             raise RetriableAPIError(msg, response)
         return response
@@ -88,7 +88,7 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
 
     def exchange(self) -> tuple[str, float]:
         response = self._post(self._url, json={"username": self._username, "password": self._password})
-        if response.status_code != 200:  # noqa: PLR2004
+        if response.status_code != 200:
             msg = (
                 f"Liine refused the login of user {self._username!r} ({response.status_code}: "
                 f"{api_message(response)}). Check the settings `username` and `password`."

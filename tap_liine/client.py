@@ -56,12 +56,38 @@ class LiineBaseStream(RESTStream[t.Any]):
     api_name = "API"
 
     @property
+    def selected(self) -> bool:
+        """Selected in the catalog, and its source configured (else skipped, said once)."""
+        if not super().selected:
+            return False
+        if self._tap.source_configured(self.api_name):  # type: ignore[attr-defined]
+            return True
+        if not getattr(self, "_said_unconfigured", False):
+            self._said_unconfigured = True
+            self.logger.info(
+                "Skipping stream '%s': the %s source is not configured (%s).",
+                self.name, self.api_name, self._tap.source_hint(self.api_name),  # type: ignore[attr-defined]
+            )  # fmt: skip
+        return False
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
     def authenticator(self) -> ExchangedTokenAuthenticator | t.Any:
         return self._tap.authenticator_for(self.api_name)  # type: ignore[attr-defined]
 
     @property
     def requests_session(self) -> requests.Session:
         return self._tap.http_session  # type: ignore[attr-defined,no-any-return]
+
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
+        # Unlike the SDK's, no session-level auth: `_request` authenticates each attempt
+        # inside the retry decorator, so a login that fails transiently is retried too.
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
 
     @cached_property
     def timeout(self) -> int:  # type: ignore[override]
@@ -98,7 +124,7 @@ class LiineBaseStream(RESTStream[t.Any]):
             raise RetriableAPIError(msg, response) from None
         self.check_envelope(response.decoded, where)  # type: ignore[attr-defined]
 
-    def check_envelope(self, body: t.Any, where: str) -> None:  # noqa: ANN401
+    def check_envelope(self, body: t.Any, where: str) -> None:
         """Raise when a 200 body reports an error (e.g. `code: false`). Default: no check."""
 
     def response_error_message(self, response: requests.Response) -> str:
@@ -127,7 +153,7 @@ class LiineBaseStream(RESTStream[t.Any]):
         # Never shorter than asked (Retry-After is a floor); up to 10% longer.
         return value + random.uniform(0, value / 10)  # noqa: S311
 
-    def backoff_handler(self, details: t.Any) -> None:  # noqa: ANN401
+    def backoff_handler(self, details: t.Any) -> None:
         exc = details.get("exception")
         self.logger.warning(
             "%s (try %d of %d); waiting %.2f s",
@@ -149,7 +175,7 @@ class LiineBaseStream(RESTStream[t.Any]):
             logger=None,
         )(func)
 
-        def call(*args: t.Any, **kwargs: t.Any) -> t.Any:  # noqa: ANN401
+        def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
             try:
                 return decorated(*args, **kwargs)
             except RetriableAPIError as exc:
@@ -164,7 +190,7 @@ class LiineBaseStream(RESTStream[t.Any]):
 
         return call
 
-    def decoded(self, response: requests.Response) -> t.Any:  # noqa: ANN401
+    def decoded(self, response: requests.Response) -> t.Any:
         """The body `validate_response` decoded."""
         return response.decoded  # type: ignore[attr-defined]
 
@@ -176,8 +202,8 @@ def _retry_after(response: requests.Response) -> float | None:
     try:
         seconds = float(raw)
     except ValueError:
-        from email.utils import parsedate_to_datetime
         import time
+        from email.utils import parsedate_to_datetime
 
         try:
             seconds = parsedate_to_datetime(raw).timestamp() - time.time()
@@ -196,4 +222,3 @@ def _counting(wait_for: t.Callable[[Exception], float]) -> t.Callable[[Exception
         return wait_for(exc)
 
     return value
-

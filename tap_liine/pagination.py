@@ -80,7 +80,9 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._page_count_reported: int | None = None
         self.missed = 0
 
-    def accept(self, records: list[dict[str, t.Any]], *, limit: int | None, count: int | None) -> list[dict[str, t.Any]]:
+    def accept(
+        self, records: list[dict[str, t.Any]], *, limit: int | None, count: int | None
+    ) -> list[dict[str, t.Any]]:
         """Remember the raw page; return the records not emitted before."""
         self._page = records
         self._page_limit = limit or self.current_value.limit or self._max_limit
@@ -105,7 +107,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             return self._next_while_narrowing(cursor)
         seconds = [self._second(r) for r in self._page]
         oldest, newest = min(seconds), max(seconds)
-        boundary_ids = frozenset(r["id"] for r, s in zip(self._page, seconds) if s == oldest)
+        boundary_ids = frozenset(r["id"] for r, s in zip(self._page, seconds, strict=True) if s == oldest)
         if oldest == newest:
             return self._crowded_second(cursor, oldest, boundary_ids)
         carried = cursor.skip if cursor.before == one_second_after(oldest) else frozenset()

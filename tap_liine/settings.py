@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+from urllib.parse import urlsplit
 
 import pendulum
 from singer_sdk import typing as th
@@ -113,6 +114,7 @@ CONFIG_SCHEMA = th.PropertiesList(
 )
 
 SECRET_SETTINGS = ("password", "conversations_api_key", "interactly_api_key")
+URL_SETTINGS = ("api_url", "conversations_api_url", "interactly_api_url")
 
 
 def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
@@ -129,13 +131,26 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     for name in ("lookback_days", "max_retries"):
         value = config.get(name)
         if isinstance(value, int) and value < (0 if name == "lookback_days" else 1):
-            errors.append(f"Setting `{name}` must be {'0 or more' if name == 'lookback_days' else '1 or more'}; got {value}.")
+            errors.append(
+                f"Setting `{name}` must be {'0 or more' if name == 'lookback_days' else '1 or more'}; got {value}."
+            )
     for name in ("retry_wait_seconds", "request_timeout"):
         value = config.get(name)
         if isinstance(value, (int, float)) and value <= (0 if name == "request_timeout" else -1e-9):
             errors.append(f"Setting `{name}` must be a positive number of seconds; got {value}.")
+    for name in URL_SETTINGS:
+        value = config.get(name)
+        if value is not None and not _is_http_url(value):
+            errors.append(f"Setting `{name}` must be an http(s) URL such as https://app.liine.com; got {value!r}.")
     errors += _liine_errors(config)
     return errors
+
+
+def _is_http_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname) and " " not in value
 
 
 def _liine_errors(config: t.Mapping[str, t.Any]) -> list[str]:

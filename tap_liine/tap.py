@@ -59,6 +59,10 @@ class TapLiine(Tap):
     def source_configured(self, source: str) -> bool:
         return any(self.config.get(name) for name in SOURCES[source])
 
+    @staticmethod
+    def source_hint(source: str) -> str:
+        return "set " + ", ".join(f"`{name}`" for name in SOURCES[source])
+
     # ----- shared HTTP resources ---------------------------------------------------------------
 
     @property
@@ -89,17 +93,6 @@ class TapLiine(Tap):
         raise ValueError(msg)
 
     # ----- running ------------------------------------------------------------------------
-
-    def sync_all(self) -> None:
-        for stream in self.streams.values():
-            source = getattr(stream, "api_name", None)
-            if source in SOURCES and stream.selected and not self.source_configured(source):
-                self.logger.info(
-                    "Skipping stream '%s': the %s source is not configured (settings %s).",
-                    stream.name, source, ", ".join(f"`{s}`" for s in SOURCES[source]),
-                )  # fmt: skip
-                stream.selected = False
-        super().sync_all()
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]

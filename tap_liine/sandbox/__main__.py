@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import typing as t
@@ -51,10 +52,8 @@ def main(argv: t.Sequence[str] | None = None) -> None:
         sys.exit(f"tap-liine-sandbox: {exc}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"tap-liine sandbox listening on {server.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -75,12 +75,19 @@ class LiineApi:
         days: int = 365,
         tie_rate: float = 0.15,
         tie_burst: int = 0,
+        tie_burst_type: str | None = None,
+        max_limit: int = MAX_LIMIT,
+        envelope_timestamp: str = "last",
         username: str = "demo",
         password: str = "demo-password",  # noqa: S107 - the sandbox's published demo login
         token_lifetime: float = 3600.0,
     ) -> None:
         self.customers = list(customers)
         self.seed = seed
+        self.max_limit = max_limit
+        # The document says both: "the start_time of the last (oldest) interaction on the
+        # current page" and "the timestamp of the first interaction in the current page".
+        self.envelope_timestamp = envelope_timestamp
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
@@ -91,11 +98,11 @@ class LiineApi:
         self.by_customer: dict[int, list[Row]] = {}
         self._neg_starts: dict[int, list[int]] = {}
         self.by_id: dict[int, Row] = {}
-        self._generate(scale, days, tie_rate, tie_burst)
+        self._generate(scale, days, tie_rate, tie_burst, tie_burst_type)
 
     # ----- data -------------------------------------------------------------------
 
-    def _generate(self, scale: int, days: int, tie_rate: float, tie_burst: int) -> None:
+    def _generate(self, scale: int, days: int, tie_rate: float, tie_burst: int, burst_type: str | None) -> None:
         rng = random.Random(self.seed)
         per_customer = max(1, scale // len(self.customers))
         anchor = int(ANCHOR.timestamp())
@@ -111,16 +118,25 @@ class LiineApi:
                     start -= rng.randint(1, 2 * mean_gap)
                 if tie_burst and i == n // 2:
                     burst_at = start
-                updated = start - offset_h * 3600 + rng.randint(60, 14 * 86400)
+                updated = start - offset_h * 3600 + rng.randint(60, 3 * 86400)  # may follow the anchor
                 kind = rng.choices(TYPES, TYPE_WEIGHTS)[0]
                 rows.append(
-                    Row(next_id, customer, start, offset_h, min(updated, anchor) * 10**6 + rng.randint(0, 999_999), kind, rng.random() < 0.08)
+                    Row(
+                        next_id,
+                        customer,
+                        start,
+                        offset_h,
+                        updated * 10**6 + rng.randint(0, 999_999),
+                        kind,
+                        rng.random() < 0.08,
+                    )
                 )
                 next_id += 1
             if tie_burst:
                 # One second in which more interactions start than a page can hold.
-                for _ in range(tie_burst):
-                    rows.append(Row(next_id, customer, burst_at, offset_h, (anchor - 86400) * 10**6, "call", False))
+                for k in range(tie_burst):
+                    kind = burst_type or TYPES[k % len(TYPES)]
+                    rows.append(Row(next_id, customer, burst_at, offset_h, (anchor - 86400) * 10**6, kind, False))
                     next_id += 1
             rows.sort(key=lambda r: (-r.start, -r.id))
             self.by_customer[customer] = rows
@@ -201,11 +217,15 @@ class LiineApi:
             "id": row.id,
             "manually_created": rng.random() < 0.02,
             "helper_cell": rng.random() < 0.2,
-            "google_analytics_client_id": f"{rng.randint(10**9, 10**10)}.{rng.randint(10**9, 10**10)}" if rng.random() < 0.3 else None,
+            "google_analytics_client_id": f"{rng.randint(10**9, 10**10)}.{rng.randint(10**9, 10**10)}"
+            if rng.random() < 0.3
+            else None,
             "related_form_submission_id": rng.randint(1, 10**6) if row.type == "form" else None,
             "form_submission_id": rng.randint(1, 10**6) if row.type == "form" else None,
             "is_spam_likely": row.spam,
-            "spam_likely_reason": rng.choice(("No IVR selection was made", "Not enough caller audio")) if row.spam else None,
+            "spam_likely_reason": rng.choice(("No IVR selection was made", "Not enough caller audio"))
+            if row.spam
+            else None,
             "salient_interaction": f"{rng.getrandbits(128):032x}" if row.type == "form" else None,
             "sara_lead_id_reason": "EHR/PMS patient match" if row.type == "ehr_pms_entry" else None,
             "ehr_pms_patient_id": str(rng.randint(10**5, 10**6)) if has_appt else None,
@@ -264,7 +284,7 @@ class LiineApi:
         if denied:
             return denied
         try:
-            query = _InteractionQuery.parse(request, self.customers)
+            query = _InteractionQuery.parse(request, self.max_limit)
         except BadRequest as exc:
             return Response.json(400, {"detail": str(exc)})
         rows = self._matching(query)
@@ -289,8 +309,9 @@ class LiineApi:
             "limit": query.limit,
             "count": count,
             "num_pages": -(-count // query.limit),
-            # The "How it works" reading: start_time of the oldest interaction on the page.
-            "pagination_timestamp": page[-1]["start_time"] if page else None,
+            "pagination_timestamp": (
+                page[-1 if self.envelope_timestamp == "last" else 0]["start_time"] if page else None
+            ),
         }
         return Response.json(200, payload)
 
@@ -376,8 +397,9 @@ class _InteractionQuery:
     extra: dict[str, list[str]]
 
     @classmethod
-    def parse(cls, request: Request, known_customers: list[int]) -> _InteractionQuery:
-        raw_customers = request.many("customer_ids") or ([request.one("customer_id")] if request.one("customer_id") else [])
+    def parse(cls, request: Request, max_limit: int) -> _InteractionQuery:
+        single = request.one("customer_id")
+        raw_customers = request.many("customer_ids") or ([single] if single else [])
         if not raw_customers:
             raise BadRequest("customer_id is required unless customer_ids is specified.")
         try:
@@ -403,9 +425,15 @@ class _InteractionQuery:
             "end_date", "updated_date", "pagination_timestamp", "include_is_spam_likely",
         }  # fmt: skip
         extra = {k: v for k, v in request.query.items() if k not in known_params}
+        for name, values in extra.items():
+            if name.endswith(("_min", "_max")):
+                try:
+                    float(values[-1])
+                except ValueError:
+                    raise BadRequest(f"{name} must be a number, got {values[-1]!r}.") from None
         return cls(
             customers=customers,
-            limit=min(limit, MAX_LIMIT),
+            limit=min(limit, max_limit),
             start=start,
             end=None if end is None else end + 86399,
             updated_us=None if updated is None else updated * 10**6,

@@ -127,7 +127,7 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -179,7 +179,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as real APIs do
 
-        def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: t.Any) -> None:
             """Quiet: tests and benchmarks read stdout."""
 
         def _dispatch(self) -> None:
@@ -217,9 +217,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
 
         def _reset(self) -> None:
             # SO_LINGER 0 makes close() send RST: the client sees a connection reset.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             self.connection.close()
             self.close_connection = True
 
@@ -234,7 +232,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             if response.status >= 500:
                 self.close_connection = True
 
-        do_GET = do_POST = _dispatch  # noqa: N815
+        do_GET = do_POST = _dispatch
 
     return _Handler
 

@@ -31,7 +31,13 @@ _BOOLEANS = (
     "helper_cell", "is_spam_likely", *(f"messaging_skill_{n}" for n in range(1, 8)),
 )  # fmt: skip
 # "number" in the document; ids are whole numbers, the measures may not be.
-_INTEGERS = ("customer_id", "agent_id", "booked_later_interaction_id", "related_form_submission_id", "form_submission_id")
+_INTEGERS = (
+    "customer_id",
+    "agent_id",
+    "booked_later_interaction_id",
+    "related_form_submission_id",
+    "form_submission_id",
+)
 _NUMBERS = ("duration", "messaging_utilization", "revenue")
 # start_time is the practice's local wall-clock time written with a "Z" (as the API sends
 # it); start_time_tz is the same moment in UTC.

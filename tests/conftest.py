@@ -1,0 +1,38 @@
+"""Fixtures: sandboxes served over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
+
+
+@pytest.fixture
+def sandbox() -> t.Iterator[t.Callable[..., SandboxServer]]:
+    """Start a sandbox with the given options; every one started is stopped after the test.
+
+    Options: `faults` ("all", "none" or a list of kinds), `every`, `retry_after`,
+    `latency_ms`, and LiineApi's own (scale, customers, tie_rate, ...).
+    """
+    started: list[SandboxServer] = []
+
+    def start(*, faults: str = "none", every: int = 5, retry_after: int = 0, latency_ms: float = 0.0,
+              extra_apis: t.Sequence[t.Any] = (), **liine: t.Any) -> SandboxServer:  # fmt: skip
+        apis = [LiineApi(**liine), *extra_apis]
+        schedule = FaultSchedule(kinds=parse_faults(faults), every=every, retry_after=retry_after)
+        server = SandboxServer(apis, latency_ms=latency_ms, faults=schedule).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A run that collected no test fails, whatever pytest's own exit code says."""
+    if session.testscollected == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

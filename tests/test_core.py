@@ -1,0 +1,19 @@
+"""The Singer SDK's standard tap tests, against a sandbox served for this module."""
+
+from __future__ import annotations
+
+from singer_sdk.testing import get_tap_test_class
+
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.server import SandboxServer
+from tap_liine.tap import TapLiine
+from tests.helpers import liine_config
+
+# get_tap_test_class needs its config when the class is built, hence a module-level server.
+_SERVER = SandboxServer([LiineApi(scale=600, tie_rate=0.3)]).start()
+
+TestTapLiine = get_tap_test_class(tap_class=TapLiine, config=liine_config(_SERVER.url, page_size=50))
+
+
+def teardown_module() -> None:
+    _SERVER.stop()
