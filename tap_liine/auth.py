@@ -103,3 +103,54 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
             raise RetriableAPIError(msg, response) from None
         # The token already carries its scheme ("bearer ..."): send it as returned.
         return str(token), float(expires)
+
+
+class ConversationsAuthenticator(ExchangedTokenAuthenticator):
+    """`POST /authenticates` with `Authorization: <api key>`; answers `{"code": true, "data": {"token": ...}}`."""
+
+    ACCEPT = "application/vnd.Nexhealth+json;version=2"
+    DEFAULT_LIFETIME_SECONDS = 3600.0
+
+    def __init__(self, *, api_url: str, api_key: str, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self._url = api_url.rstrip("/") + "/authenticates"
+        self._api_key = api_key
+
+    def exchange(self) -> tuple[str, float]:
+        response = self._post(self._url, headers={"Authorization": self._api_key, "Accept": self.ACCEPT})
+        if response.status_code != 200:
+            raise LoginError(self._refused(f"{response.status_code}: {api_message(response)}"))
+        # A 200 body holds the token: never quote it.
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and body.get("code") is False:
+            raise LoginError(self._refused(str(body.get("description") or "code: false")))
+        token = (
+            body.get("data", {}).get("token") if isinstance(body, dict) and isinstance(body.get("data"), dict) else None
+        )
+        if not token:
+            msg = f"The conversations API's login answer at {self._url} was unreadable or held no token."
+            raise RetriableAPIError(msg, response)
+        return f"Bearer {token}", _jwt_expiry(token) or time.time() + self.DEFAULT_LIFETIME_SECONDS
+
+    @staticmethod
+    def _refused(detail: str) -> str:
+        return f"The conversations API refused the API key ({detail}). Check the setting `conversations_api_key`."
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT, if the token is one (the API does not state the lifetime)."""
+    import base64
+
+    import orjson
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        return float(claims["exp"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import typing as t
 from functools import cached_property
@@ -9,6 +10,7 @@ from http import HTTPStatus
 
 import backoff
 import orjson
+import pendulum
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
@@ -18,6 +20,9 @@ from tap_liine.errors import api_message
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
+
+    from singer_sdk.helpers.types import Context
+
 
 MAX_RETRY_AFTER_SECONDS = 600.0
 RETRIABLE_ERRORS = (
@@ -73,6 +78,11 @@ class LiineBaseStream(RESTStream[t.Any]):
     @selected.setter
     def selected(self, value: bool | None) -> None:
         RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        if context is None:  # no partition at all: this source is not configured
+            return
+        yield from super().get_records(context)
 
     @property
     def authenticator(self) -> ExchangedTokenAuthenticator | t.Any:
@@ -190,6 +200,14 @@ class LiineBaseStream(RESTStream[t.Any]):
 
         return call
 
+    def rewound_bookmark(self, context: Context | None, lookback_setting: str = "lookback_days") -> dt.datetime | None:
+        """This partition's saved bookmark less the lookback; None on a first run."""
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if not bookmark:
+            return None
+        lookback = dt.timedelta(days=int(self.config.get(lookback_setting, 1)))
+        return parse_datetime(bookmark) - lookback
+
     def decoded(self, response: requests.Response) -> t.Any:
         """The body `validate_response` decoded."""
         return response.decoded  # type: ignore[attr-defined]
@@ -222,3 +240,8 @@ def _counting(wait_for: t.Callable[[Exception], float]) -> t.Callable[[Exception
         return wait_for(exc)
 
     return value
+
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An ISO-8601 date or date-time, as an aware datetime (UTC when no offset is given)."""
+    return t.cast("dt.datetime", pendulum.parse(value))

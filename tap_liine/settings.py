@@ -18,6 +18,7 @@ INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
 INTEGRATION_ID = re.compile(r"^[0-9a-f]{24}$")
 MAX_PAGE_SIZE = 1000
+MAX_CONVERSATIONS_PAGE = 100
 
 CONFIG_SCHEMA = th.PropertiesList(
     # --- all sources
@@ -111,6 +112,41 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Interactions per page",
         description="`limit` sent to the interactions endpoint (1 to 1000).",
     ),
+    # --- patient conversations
+    th.Property(
+        "conversations_api_url",
+        th.URIType,
+        default="https://nexhealth.info",
+        title="Conversations API URL",
+        description="Base URL of the patient-conversations API.",
+    ),
+    th.Property(
+        "conversations_api_key",
+        th.StringType,
+        secret=True,
+        title="Conversations API key",
+        description="API key, exchanged at POST /authenticates for a bearer token that the tap renews "
+        "before it expires.",
+    ),
+    th.Property(
+        "conversations_subdomain",
+        th.StringType,
+        title="Conversations subdomain",
+        description="The institution's subdomain, sent with every request to scope it.",
+    ),
+    th.Property(
+        "conversations_location_ids",
+        th.ArrayType(th.StringType),
+        title="Conversations location ids",
+        description="Locations whose conversations to extract; one state partition each.",
+    ),
+    th.Property(
+        "conversations_page_size",
+        th.IntegerType,
+        default=MAX_CONVERSATIONS_PAGE,
+        title="Conversations per page",
+        description="`per_page` sent to /conversations (1 to 100).",
+    ),
 )
 
 SECRET_SETTINGS = ("password", "conversations_api_key", "interactly_api_key")
@@ -143,6 +179,7 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         if value is not None and not _is_http_url(value):
             errors.append(f"Setting `{name}` must be an http(s) URL such as https://app.liine.com; got {value!r}.")
     errors += _liine_errors(config)
+    errors += _conversations_errors(config)
     return errors
 
 
@@ -196,4 +233,29 @@ def _liine_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             f"Setting `interaction_filters` may not set {clash}: the tap sets these itself "
             "(use `customer_ids`, `start_date`, `interaction_types`, `include_spam` or `page_size`)."
         )
+    return errors
+
+
+def _conversations_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    errors: list[str] = []
+    names = ("conversations_api_key", "conversations_subdomain", "conversations_location_ids")
+    given = [name for name in names if config.get(name) not in (None, "", [])]
+    if given:
+        for name in names:
+            if name not in given:
+                errors.append(
+                    f"Setting `{name}` is required when {', '.join(f'`{g}`' for g in given)} "
+                    f"{'is' if len(given) == 1 else 'are'} set: the conversations API needs the key, "
+                    "the subdomain and at least one location id."
+                )
+    locations = config.get("conversations_location_ids")
+    if isinstance(locations, list):
+        bad = [v for v in locations if not isinstance(v, str) or not v.strip()]
+        if bad:
+            errors.append(f"Setting `conversations_location_ids` must hold non-empty strings; these are not: {bad!r}.")
+        elif len(set(locations)) != len(locations):
+            errors.append(f"Setting `conversations_location_ids` lists a location more than once: {locations!r}.")
+    size = config.get("conversations_page_size")
+    if isinstance(size, int) and not 1 <= size <= MAX_CONVERSATIONS_PAGE:
+        errors.append(f"Setting `conversations_page_size` must be between 1 and {MAX_CONVERSATIONS_PAGE}; got {size}.")
     return errors

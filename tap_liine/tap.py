@@ -10,8 +10,9 @@ import requests
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_liine.auth import ExchangedTokenAuthenticator, LiineAuthenticator
+from tap_liine.auth import ConversationsAuthenticator, ExchangedTokenAuthenticator, LiineAuthenticator
 from tap_liine.settings import CONFIG_SCHEMA, semantic_errors
+from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 
 if t.TYPE_CHECKING:
@@ -20,6 +21,7 @@ if t.TYPE_CHECKING:
 # Which settings switch each source on, and what to tell a user who has not set them.
 SOURCES: dict[str, tuple[str, ...]] = {
     "Liine": ("customer_ids", "username", "password"),
+    "Conversations": ("conversations_api_key", "conversations_subdomain", "conversations_location_ids"),
 }
 
 
@@ -37,7 +39,11 @@ class TapLiine(Tap):
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.
-        return [InteractionsStream(self)]
+        return [
+            InteractionsStream(self),
+            ConversationsStream(self),
+            ConversationMessagesStream(self),
+        ]
 
     # ----- validation -----------------------------------------------------------------------
 
@@ -50,7 +56,8 @@ class TapLiine(Tap):
         if not any(self.source_configured(source) for source in SOURCES):
             errors.append(
                 "No source is configured. Set `customer_ids`, `username` and `password` for Liine "
-                "interactions (see the README's settings table)."
+                "interactions, and/or `conversations_api_key`, `conversations_subdomain` and "
+                "`conversations_location_ids` for patient conversations (see the README's settings table)."
             )
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
@@ -87,6 +94,12 @@ class TapLiine(Tap):
                 api_url=self.config["api_url"],
                 username=self.config.get("username", ""),
                 password=self.config.get("password", ""),
+                timeout=timeout,
+            )
+        if source == "Conversations":
+            return ConversationsAuthenticator(
+                api_url=self.config["conversations_api_url"],
+                api_key=self.config.get("conversations_api_key", ""),
                 timeout=timeout,
             )
         msg = f"unknown source {source!r}"

@@ -51,6 +51,8 @@ def run_tap(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> 
     handler = logging.StreamHandler(log)
     root = logging.getLogger()
     root.addHandler(handler)
+    tap_logger = logging.getLogger("tap-liine")
+    tap_logger.setLevel(logging.INFO)  # as the CLI's logging config does
     try:
         with contextlib.redirect_stdout(out):
             tap = TapLiine(config=config, state=state, validate_config=True)

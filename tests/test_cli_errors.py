@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tap_liine.sandbox.conversations import ConversationsApi
 from tests.helpers import liine_config, run_cli
 
 BAD_SETTINGS = [
@@ -90,17 +91,27 @@ def test_other_4xx_fails_at_once_with_the_apis_words(sandbox, tmp_path) -> None:
 
 
 def test_secrets_never_appear_in_output_or_logs(sandbox, tmp_path) -> None:
-    # Faults on, tokens expiring and revoked: every path that logs an error runs.
-    server = sandbox(scale=3000, faults="all", every=2, token_lifetime=0.5, latency_ms=20)
-    config = liine_config(server.url, password="S3cret-Pa55word")
+    # Faults on (truncated login answers included), tokens expiring and revoked, two sources.
+    conversations = ConversationsApi(api_key="ck-Very-Secret-Key", token_lifetime=0.5, conversations_per_location=60)
+    server = sandbox(scale=3000, faults="all", every=3, token_lifetime=0.5, latency_ms=20, extra_apis=[conversations])
     server.apis[0].password = "S3cret-Pa55word"
+    config = liine_config(
+        server.url,
+        password="S3cret-Pa55word",
+        conversations_api_url=server.url,
+        conversations_api_key="ck-Very-Secret-Key",
+        conversations_subdomain="bright-smiles",
+        conversations_location_ids=["3001", "3002"],
+    )
 
     result = run_cli(tmp_path, config)
 
     assert result.returncode == 0, result.stderr[-3000:]
-    issued = list(server.apis[0].tokens)
-    assert issued
+    issued = [token for api in server.apis for token in api.tokens]
+    assert len(issued) > 2
     everything = result.stdout + result.stderr
     assert "S3cret-Pa55word" not in everything
+    assert "ck-Very-Secret-Key" not in everything
     for token in issued:
         assert token not in everything
+        assert token[:40] not in everything

@@ -8,6 +8,7 @@ import signal
 import sys
 import typing as t
 
+from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, SandboxServer, parse_faults
 
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token lives")
+    parser.add_argument("--locations", default="3001,3002", help="conversation location ids")
+    parser.add_argument("--conversations", type=int, default=150, help="conversations per location")
     return parser
 
 
@@ -37,6 +40,12 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
             seed=args.seed,
             days=args.days,
             tie_burst=args.tie_burst,
+            token_lifetime=args.token_lifetime,
+        ),
+        ConversationsApi(
+            locations=args.locations.split(","),
+            conversations_per_location=args.conversations,
+            seed=args.seed,
             token_lifetime=args.token_lifetime,
         ),
     ]

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 import typing as t
 
-from tap_liine.client import LiineBaseStream
+from tap_liine.client import LiineBaseStream, parse_datetime
 from tap_liine.pagination import Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE
@@ -44,7 +44,7 @@ class InteractionsStream(LiineBaseStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         self._local.where = f"customer {context['customer_id'] if context else '?'}"
-        yield from self.request_records(context)
+        yield from super().get_records(context)
 
     def get_new_paginator(self) -> TieSafeCursorPaginator:
         paginator = TieSafeCursorPaginator(
@@ -63,9 +63,9 @@ class InteractionsStream(LiineBaseStream):
         params["customer_id"] = context["customer_id"]
         params["limit"] = cursor.limit or self.config.get("page_size", MAX_PAGE_SIZE)
         params["start_date"] = self._start_date().isoformat()
-        updated_since = self._updated_since(context)
+        updated_since = self.rewound_bookmark(context)
         if updated_since is not None:
-            params["updated_date"] = updated_since.isoformat()
+            params["updated_date"] = updated_since.date().isoformat()
         if cursor.only_type:
             params["type"] = [cursor.only_type]
         elif self.config.get("interaction_types"):
@@ -87,21 +87,5 @@ class InteractionsStream(LiineBaseStream):
             raise FatalAPIError(msg)
         return self._local.paginator.accept(records, limit=body.get("limit"), count=body.get("count"))
 
-    # ----- incremental ------------------------------------------------------------------
-
     def _start_date(self) -> dt.date:
-        return _as_datetime(self.config["start_date"]).date()
-
-    def _updated_since(self, context: Context) -> dt.date | None:
-        """`updated_date` for an incremental run: the bookmark's day less the lookback."""
-        bookmark = self.get_context_state(context).get("replication_key_value")
-        if not bookmark:
-            return None  # first run: everything that started since start_date
-        lookback = dt.timedelta(days=int(self.config.get("lookback_days", 1)))
-        return (_as_datetime(bookmark) - lookback).date()
-
-
-def _as_datetime(value: str) -> dt.datetime:
-    import pendulum
-
-    return t.cast("dt.datetime", pendulum.parse(value))
+        return parse_datetime(self.config["start_date"]).date()

@@ -1,0 +1,311 @@
+"""Simulated patient-conversations API (`api-docs/conversations-api.txt`, NexHealth-like).
+
+`POST /authenticates` trades the API key (sent as `Authorization: <key>`) for a JWT-shaped
+bearer token; `GET /conversations` is scoped by `subdomain` and `location_id`, pages by
+number (`per_page` silently capped at 100) in ascending id order, and answers in the
+documented envelope: `code`, `description`, `error`, `data`, `count`.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime as dt
+import random
+import secrets
+import threading
+import time
+import typing as t
+
+import orjson
+import pendulum
+
+from tap_liine.sandbox.liine import ANCHOR, NAMES
+from tap_liine.sandbox.server import Request, Response, TokenExpired
+
+UTC = dt.timezone.utc
+MAX_PER_PAGE = 100
+DEFAULT_PER_PAGE = 5
+BODIES = ("Hi! Can I move my cleaning to Tuesday?", "Yes 👍", "", "Your appointment is confirmed ✅",
+          "¿Aceptan seguro dental?", "Thanks!! 😊🦷", "Please call us at (919) 555-0100.")  # fmt: skip
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclasses.dataclass
+class Conversation:
+    id: int
+    location_id: str
+    created: dt.datetime
+    updated: dt.datetime
+    patient: dict[str, t.Any]
+    messages: list[dict[str, t.Any]]
+
+
+class ConversationsApi:
+    def __init__(
+        self,
+        *,
+        subdomain: str = "bright-smiles",
+        locations: t.Sequence[str] = ("3001", "3002"),
+        conversations_per_location: int = 150,
+        max_messages: int = 30,
+        seed: int = 7,
+        api_key: str = "demo-conversations-key",
+        token_lifetime: float = 3600.0,
+        max_per_page: int = MAX_PER_PAGE,
+    ) -> None:
+        self.subdomain = subdomain
+        self.locations = list(locations)
+        self.api_key = api_key
+        self.token_lifetime = token_lifetime
+        self.max_per_page = max_per_page
+        self.tokens: dict[str, float] = {}
+        self.logins = 0
+        self._lock = threading.Lock()
+        self._rng = random.Random(seed)
+        self._next_message_id = 900_000
+        self.conversations: dict[str, list[Conversation]] = {}
+        next_id = 5000
+        for location in self.locations:
+            items = []
+            for _ in range(conversations_per_location):
+                items.append(self._new_conversation(next_id, location, max_messages))
+                next_id += 1
+            self.conversations[location] = items
+
+    # ----- data ---------------------------------------------------------------------
+
+    def _new_conversation(self, conversation_id: int, location: str, max_messages: int) -> Conversation:
+        rng = self._rng
+        created = ANCHOR - dt.timedelta(seconds=rng.randint(3600, 300 * 86400))
+        first, last = rng.choice(NAMES).split(" ", 1)
+        patient = {
+            "id": 70_000 + conversation_id,
+            "email": f"patient{conversation_id}@example.com" if rng.random() < 0.8 else None,
+            "first_name": first,
+            "middle_name": rng.choice(("J.", None)),
+            "last_name": last,
+            "name": f"{first} {last}",
+            "created_at": _iso(created - dt.timedelta(days=rng.randint(1, 900))),
+            "updated_at": _iso(created),
+            "institution_id": 42,
+            "foreign_id": str(rng.randint(1000, 99999)),
+            "foreign_id_type": "msg-dentrix",
+            "bio": {
+                "date_of_birth": f"19{rng.randint(40, 99)}-0{rng.randint(1, 9)}-{rng.randint(10, 28)}",
+                "phone_number": f"+1919555{rng.randint(1000, 9999)}",
+                "gender": rng.choice(("Female", "Male", None)),
+            },
+            "inactive": rng.random() < 0.05,
+            "last_sync_time": _iso(created),
+            "guarantor_id": rng.choice((None, 70_000 + conversation_id)),
+            "unsubscribe_sms": rng.random() < 0.03,
+        }  # fmt: skip
+        conversation = Conversation(conversation_id, location, created, created, patient, [])
+        moment = created
+        for _ in range(rng.randint(0, max_messages)):
+            moment += dt.timedelta(seconds=rng.randint(30, 4 * 86400))
+            if moment > ANCHOR:
+                break
+            self._add_message(conversation, moment)
+        return conversation
+
+    def _add_message(self, conversation: Conversation, moment: dt.datetime) -> dict[str, t.Any]:
+        rng = self._rng
+        self._next_message_id += 1
+        from_patient = rng.random() < 0.5
+        attached = rng.random() < 0.1
+        offset = "-05:00"
+        message = {
+            "id": self._next_message_id,
+            "body": rng.choice(BODIES),
+            "created_at": _iso(moment),
+            "updated_at": _iso(moment),
+            "conversation_id": conversation.id,
+            "seen_by": [] if from_patient else [f"staff-{rng.randint(1, 4)}"],
+            "user_id": None if from_patient else rng.randint(1, 4),
+            "attachment_file_name": "xray.png" if attached else None,
+            "attachment_content_type": "image/png" if attached else None,
+            "attachment_file_size": rng.randint(10_000, 4_000_000) if attached else None,
+            "attachment_updated_at": _iso(moment) if attached else None,
+            "sms_msg_id": rng.randint(10**9, 10**10),
+            "sender_info": {
+                "name": conversation.patient["name"] if from_patient else "Front Desk",
+                "image": None if from_patient else "https://cdn.example/staff.png",
+                "meta_type": "Patient" if from_patient else "User",
+                "user_id": None if from_patient else 3,
+            },
+            "attachment_url": "https://files.example/xray.png" if attached else None,
+            "is_custom_reminder_response": rng.random() < 0.05,
+            "created_at_with_tz": (moment.astimezone(dt.timezone(dt.timedelta(hours=-5)))).isoformat(),
+            "timezone_offset": offset,
+        }
+        conversation.messages.append(message)
+        conversation.updated = max(conversation.updated, moment)
+        return message
+
+    @staticmethod
+    def conversation_body(conversation: Conversation, messages: list[dict[str, t.Any]] | None) -> dict[str, t.Any]:
+        body: dict[str, t.Any] = {
+            "id": conversation.id,
+            "created_at": _iso(conversation.created),
+            "updated_at": _iso(conversation.updated),
+            "patient": conversation.patient,
+        }
+        if messages is not None:
+            body["messages"] = messages
+        return body
+
+    # ----- HTTP -----------------------------------------------------------------------
+
+    def routes(self) -> list[tuple[str, str, t.Callable[[Request], Response]]]:
+        return [("POST", "/authenticates", self.authenticate), ("GET", "/conversations", self.list_conversations)]
+
+    def authenticate(self, request: Request) -> Response:
+        if request.headers.get("authorization") != self.api_key:
+            return _envelope(401, None, "Invalid API key", ["The API key is missing or not valid."])
+        expires = time.time() + self.token_lifetime
+        claims = {"sub": "api-user", "exp": int(expires), "nbf": int(time.time()), "jti": secrets.token_hex(8)}
+        token = ".".join(_b64(part) for part in (b'{"alg":"HS256"}', orjson.dumps(claims), secrets.token_bytes(24)))
+        with self._lock:
+            self.tokens[token] = expires
+            self.logins += 1
+        return _envelope(200, {"token": token}, "Authenticated", [])
+
+    def list_conversations(self, request: Request) -> Response:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        expires = self.tokens.get(token)
+        if scheme.lower() != "bearer" or expires is None or expires < time.time():
+            return _envelope(401, None, "Unauthorized", ["The bearer token is missing, invalid or expired."])
+        if request.revoke_token:
+            self.tokens.pop(token, None)
+            raise TokenExpired
+        try:
+            query = _ConversationQuery.parse(request, self.max_per_page)
+        except ValueError as exc:
+            return _envelope(400, None, "Bad Request", [str(exc)])
+        if query.subdomain != self.subdomain or query.location_id not in self.conversations:
+            # This API reports scope errors in the envelope, with a 200 status.
+            return _envelope(200, None, "Institution or location not found", [f"location_id {query.location_id}"])
+        matching = [
+            c
+            for c in self.conversations[query.location_id]
+            if query.updated_since is None or c.updated >= query.updated_since
+        ]
+        matching.sort(key=lambda c: c.id)
+        page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
+        data = [self.conversation_body(c, query.messages_of(c)) for c in page]
+        return _envelope(200, data, "Conversations", [], count=len(matching))
+
+    # ----- admin ----------------------------------------------------------------------------
+
+    def admin(self, name: str, request: Request) -> Response | None:
+        if name == "conversations/truth":
+            return Response.json(200, {
+                location: [{"id": c.id, "updated_at": _iso(c.updated), "message_ids": [m["id"] for m in c.messages]}
+                           for c in items]
+                for location, items in self.conversations.items()
+            })  # fmt: skip
+        if name == "conversations/add-messages" and request.method == "POST":
+            wanted = set((request.json() or {}).get("conversation_ids", []))
+            now = dt.datetime.now(UTC)
+            added = []
+            with self._lock:
+                for items in self.conversations.values():
+                    for conversation in items:
+                        if conversation.id in wanted:
+                            added.append(self._add_message(conversation, now)["id"])
+            return Response.json(200, {"message_ids": added})
+        if name == "conversations/stats":
+            return Response.json(200, {"logins": self.logins})
+        return None
+
+
+@dataclasses.dataclass
+class _ConversationQuery:
+    subdomain: str
+    location_id: str
+    page: int
+    per_page: int
+    updated_since: dt.datetime | None
+    include_messages: bool
+    messages: int | None
+    messages_since: dt.datetime | None
+
+    @classmethod
+    def parse(cls, request: Request, max_per_page: int) -> _ConversationQuery:
+        subdomain, location = request.one("subdomain"), request.one("location_id")
+        if not subdomain or not location:
+            raise ValueError("subdomain and location_id are required")
+        page = _positive(request, "page", 1)
+        per_page = min(_positive(request, "per_page", DEFAULT_PER_PAGE), max_per_page)  # silently capped
+        include = (request.one("include_messages") or "false").lower()
+        if include not in {"true", "false", "1", "0"}:
+            raise ValueError(f"include_messages must be a boolean, got {include!r}")
+        raw_messages = request.one("messages")
+        return cls(
+            subdomain=subdomain,
+            location_id=location,
+            page=page,
+            per_page=per_page,
+            updated_since=_moment(request, "updated_since"),
+            include_messages=include in {"true", "1"},
+            messages=None if raw_messages is None else _positive(request, "messages", 0),
+            messages_since=_moment(request, "messages_since"),
+        )
+
+    def messages_of(self, conversation: Conversation) -> list[dict[str, t.Any]] | None:
+        if not self.include_messages:
+            return None
+        chosen = conversation.messages
+        if self.messages_since is not None:
+            since = _iso(self.messages_since)
+            chosen = [m for m in chosen if m["created_at"] >= since]
+        if self.messages is not None:
+            chosen = chosen[-self.messages :] if self.messages else []
+        return chosen
+
+
+def _positive(request: Request, name: str, default: int) -> int:
+    raw = request.one(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be 1 or more, got {value}")
+    return value
+
+
+def _moment(request: Request, name: str) -> dt.datetime | None:
+    raw = request.one(name)
+    if raw is None:
+        return None
+    try:
+        parsed = pendulum.parse(raw.replace(" ", "+"), strict=False)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        raise ValueError(f"{name} must be a parseable date/time, got {raw!r}") from None
+    if not isinstance(parsed, dt.datetime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day)  # type: ignore[union-attr]
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _envelope(status: int, data: t.Any, description: str, errors: list[str], count: int | None = None) -> Response:
+    payload: dict[str, t.Any] = {
+        "code": bool(data is not None),
+        "description": description,
+        "error": errors,
+        "data": data,
+    }
+    if count is not None:
+        payload["count"] = count
+    return Response.json(status, payload)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

@@ -1,0 +1,134 @@
+"""`conversations` and `conversation_messages`: patient conversations, one location at a time.
+
+Messages come inside the conversations' own responses (`include_messages=true`), so
+`conversation_messages` is an SDK child stream that reads them from its parent's page
+instead of sending requests of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_liine.auth import ConversationsAuthenticator
+from tap_liine.client import LiineBaseStream, parse_datetime
+from tap_liine.pagination import CountedPageNumberPaginator
+from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
+from tap_liine.settings import MAX_CONVERSATIONS_PAGE
+
+if t.TYPE_CHECKING:
+    import requests
+    from singer_sdk.helpers.types import Context
+
+
+class ConversationsStream(LiineBaseStream):
+    name = "conversations"
+    api_name = "Conversations"
+    path = "/conversations"
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    is_sorted = False  # pages come in id order
+    state_partitioning_keys = ("location_id",)
+    schema = CONVERSATIONS
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()
+        # Messages of the conversations on the current page, until the child stream takes them.
+        self.pending_messages: dict[int, list[dict[str, t.Any]]] = {}
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config["conversations_api_url"]).rstrip("/")
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Accept": ConversationsAuthenticator.ACCEPT}
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]]:
+        return [{"location_id": location} for location in self.config.get("conversations_location_ids") or []]
+
+    def get_new_paginator(self) -> CountedPageNumberPaginator:
+        self._local.paginator = CountedPageNumberPaginator()
+        return t.cast("CountedPageNumberPaginator", self._local.paginator)
+
+    def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
+        assert context is not None
+        params: dict[str, t.Any] = {
+            "subdomain": self.config["conversations_subdomain"],
+            "location_id": context["location_id"],
+            "page": next_page_token or 1,
+            "per_page": self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE),
+            "include_messages": "true",
+        }
+        since = self.rewound_bookmark(context)
+        if since is not None:
+            params["updated_since"] = since.strftime("%Y-%m-%dT%H:%M:%S+0000")
+        return params
+
+    def check_envelope(self, body: t.Any, where: str) -> None:
+        if not isinstance(body, dict) or body.get("code") is False or not isinstance(body.get("data"), list):
+            detail = body if not isinstance(body, dict) else "; ".join(
+                str(part) for part in (body.get("description"), *(body.get("error") or [])) if part
+            )  # fmt: skip
+            msg = f"{where} reported an error: {detail or 'no data'}"
+            raise FatalAPIError(msg)
+
+    def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
+        body = self.decoded(response)
+        rows = self._local.paginator.accept(body["data"], count=body.get("count"))
+        for row in rows:
+            self.pending_messages[row["id"]] = row.pop("messages", None) or []
+        return rows
+
+    def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any]:  # noqa: ARG002
+        # `location_id` is added by the SDK from the partition; the subdomain is ours to add.
+        row["subdomain"] = self.config["conversations_subdomain"]
+        return row
+
+    def generate_child_contexts(
+        self,
+        record: dict[str, t.Any],
+        context: Context | None,  # noqa: ARG002
+    ) -> t.Iterable[dict[str, t.Any]]:
+        yield {"location_id": record["location_id"], "conversation_id": record["id"]}
+
+
+class ConversationMessagesStream(LiineBaseStream):
+    name = "conversation_messages"
+    api_name = "Conversations"
+    parent_stream_type = ConversationsStream
+    primary_keys = ("id",)
+    replication_key = "updated_at"
+    is_sorted = False
+    state_partitioning_keys = ("location_id",)
+    schema = CONVERSATION_MESSAGES
+    path = "/conversations"
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config["conversations_api_url"]).rstrip("/")
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        assert context is not None
+        parent = t.cast("ConversationsStream", self._tap.streams["conversations"])
+        messages = parent.pending_messages.pop(context["conversation_id"], [])
+        since = self.rewound_bookmark(context)
+        for message in messages:
+            if since is not None and message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
+                continue  # unchanged since the last run
+            message.setdefault("conversation_id", context["conversation_id"])
+            message["location_id"] = context["location_id"]
+            yield message
+
+    def get_new_paginator(self) -> None:
+        return None
+
+    def _write_schema_message(self) -> None:
+        # The SDK syncs a child once per parent record; one SCHEMA message per run is enough.
+        if not getattr(self, "_schema_sent", False):
+            self._schema_sent = True
+            super()._write_schema_message()
