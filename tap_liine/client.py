@@ -12,6 +12,7 @@ import backoff
 import orjson
 import pendulum
 import requests
+from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams import RESTStream
 
@@ -85,7 +86,7 @@ class LiineBaseStream(RESTStream[t.Any]):
         yield from super().get_records(context)
 
     @property
-    def authenticator(self) -> ExchangedTokenAuthenticator | t.Any:
+    def authenticator(self) -> APIAuthenticatorBase:
         return self._tap.authenticator_for(self.api_name)  # type: ignore[attr-defined]
 
     @property

@@ -182,3 +182,22 @@ class CountedPageNumberPaginator(BaseAPIPaginator[int]):
 
     def get_next(self, response: requests.Response) -> int | None:  # noqa: ARG002
         return self.current_value + 1
+
+
+class ListPagesPaginator(BaseAPIPaginator[int]):
+    """Page numbers from 1 while any of the named lists came back full (`size` items)."""
+
+    def __init__(self, size: int, lists: t.Sequence[str]) -> None:
+        super().__init__(1)
+        self._size = size
+        self._lists = tuple(lists)
+        self._full = False
+
+    def accept(self, body: dict[str, t.Any]) -> None:
+        self._full = any(len(body.get(name) or []) >= self._size for name in self._lists)
+
+    def has_more(self, response: requests.Response) -> bool:  # noqa: ARG002
+        return self._full
+
+    def get_next(self, response: requests.Response) -> int | None:  # noqa: ARG002
+        return self.current_value + 1

@@ -147,6 +147,42 @@ CONFIG_SCHEMA = th.PropertiesList(
         title="Conversations per page",
         description="`per_page` sent to /conversations (1 to 100).",
     ),
+    # --- Interactly
+    th.Property(
+        "interactly_api_url",
+        th.URIType,
+        default="https://api.interactly.ai",
+        title="Interactly API URL",
+        description="Base URL of the Interactly API.",
+    ),
+    th.Property(
+        "interactly_api_key",
+        th.StringType,
+        secret=True,
+        title="Interactly API key",
+        description="API key from the Interactly dashboard, sent as `Authorization: Bearer <key>`.",
+    ),
+    th.Property(
+        "interactly_integration_ids",
+        th.ArrayType(th.StringType),
+        title="Interactly integration ids",
+        description="Integrations whose appointment statistics to extract (24 lowercase hex characters each).",
+    ),
+    th.Property(
+        "appointment_types",
+        th.ArrayType(th.StringType),
+        title="Appointment types",
+        description="Appointment types to extract separately (NP, F/U, ASC_FU, FU Tele, PROCEDURE, PROV_USE, "
+        'RAP_ACCESS); one state partition each. Default: all types together, as appointment_type "all".',
+    ),
+    th.Property(
+        "statistics_lookback_days",
+        th.IntegerType,
+        default=7,
+        title="Statistics lookback days",
+        description="Days before the bookmark that an incremental run of the Interactly streams re-reads, "
+        "because dashboard figures change after the fact.",
+    ),
 )
 
 SECRET_SETTINGS = ("password", "conversations_api_key", "interactly_api_key")
@@ -164,11 +200,11 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             errors.append(
                 f"Setting `start_date` must be an ISO-8601 date-time such as 2025-01-01T00:00:00Z; got {start!r}."
             )
-    for name in ("lookback_days", "max_retries"):
+    for name in ("lookback_days", "statistics_lookback_days", "max_retries"):
         value = config.get(name)
-        if isinstance(value, int) and value < (0 if name == "lookback_days" else 1):
+        if isinstance(value, int) and value < (1 if name == "max_retries" else 0):
             errors.append(
-                f"Setting `{name}` must be {'0 or more' if name == 'lookback_days' else '1 or more'}; got {value}."
+                f"Setting `{name}` must be {'1 or more' if name == 'max_retries' else '0 or more'}; got {value}."
             )
     for name in ("retry_wait_seconds", "request_timeout"):
         value = config.get(name)
@@ -180,6 +216,7 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             errors.append(f"Setting `{name}` must be an http(s) URL such as https://app.liine.com; got {value!r}.")
     errors += _liine_errors(config)
     errors += _conversations_errors(config)
+    errors += _interactly_errors(config)
     return errors
 
 
@@ -258,4 +295,34 @@ def _conversations_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     size = config.get("conversations_page_size")
     if isinstance(size, int) and not 1 <= size <= MAX_CONVERSATIONS_PAGE:
         errors.append(f"Setting `conversations_page_size` must be between 1 and {MAX_CONVERSATIONS_PAGE}; got {size}.")
+    return errors
+
+
+def _interactly_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    errors: list[str] = []
+    key, ids = config.get("interactly_api_key"), config.get("interactly_integration_ids")
+    if key and not ids:
+        errors.append(
+            "Setting `interactly_integration_ids` is required when `interactly_api_key` is set: "
+            "list the integrations whose appointment statistics to extract."
+        )
+    if ids and not key:
+        errors.append("Setting `interactly_api_key` is required when `interactly_integration_ids` is set.")
+    if isinstance(ids, list):
+        bad = [v for v in ids if not isinstance(v, str) or not INTEGRATION_ID.match(v)]
+        if bad:
+            errors.append(
+                f"Setting `interactly_integration_ids` must hold ids of 24 lowercase hexadecimal characters "
+                f"(e.g. 5eb7cf5a86d9755df3a6c593); these are not: {bad!r}."
+            )
+        elif len(set(ids)) != len(ids):
+            errors.append(f"Setting `interactly_integration_ids` lists an integration more than once: {ids!r}.")
+    types = config.get("appointment_types")
+    if isinstance(types, list):
+        unknown = [v for v in types if v not in APPOINTMENT_TYPES]
+        if unknown or not types:
+            errors.append(
+                f"Setting `appointment_types` accepts {', '.join(APPOINTMENT_TYPES)}; "
+                f"{'it is empty' if not types else f'unknown: {unknown!r}'}."
+            )
     return errors

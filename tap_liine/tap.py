@@ -8,12 +8,14 @@ import typing as t
 
 import requests
 from singer_sdk import Tap
+from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_liine.auth import ConversationsAuthenticator, ExchangedTokenAuthenticator, LiineAuthenticator
+from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
 from tap_liine.settings import CONFIG_SCHEMA, semantic_errors
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
+from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -22,6 +24,7 @@ if t.TYPE_CHECKING:
 SOURCES: dict[str, tuple[str, ...]] = {
     "Liine": ("customer_ids", "username", "password"),
     "Conversations": ("conversations_api_key", "conversations_subdomain", "conversations_location_ids"),
+    "Interactly": ("interactly_api_key", "interactly_integration_ids"),
 }
 
 
@@ -33,7 +36,7 @@ class TapLiine(Tap):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._auth_lock = threading.Lock()
-        self._authenticators: dict[str, ExchangedTokenAuthenticator] = {}
+        self._authenticators: dict[str, APIAuthenticatorBase] = {}
         self._http_session: requests.Session | None = None
         super().__init__(*args, **kwargs)
 
@@ -43,6 +46,8 @@ class TapLiine(Tap):
             InteractionsStream(self),
             ConversationsStream(self),
             ConversationMessagesStream(self),
+            AppointmentStatisticsStream(self),
+            AppointmentTrendsStream(self),
         ]
 
     # ----- validation -----------------------------------------------------------------------
@@ -57,7 +62,8 @@ class TapLiine(Tap):
             errors.append(
                 "No source is configured. Set `customer_ids`, `username` and `password` for Liine "
                 "interactions, and/or `conversations_api_key`, `conversations_subdomain` and "
-                "`conversations_location_ids` for patient conversations (see the README's settings table)."
+                "`conversations_location_ids` for patient conversations, and/or `interactly_api_key` and "
+                "`interactly_integration_ids` for appointment statistics (see the README's settings table)."
             )
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
@@ -80,14 +86,14 @@ class TapLiine(Tap):
                 self._http_session = requests.Session()
             return self._http_session
 
-    def authenticator_for(self, source: str) -> ExchangedTokenAuthenticator:
+    def authenticator_for(self, source: str) -> APIAuthenticatorBase:
         """One authenticator (hence one login) per source, shared by its streams."""
         with self._auth_lock:
             if source not in self._authenticators:
                 self._authenticators[source] = self._new_authenticator(source)
             return self._authenticators[source]
 
-    def _new_authenticator(self, source: str) -> ExchangedTokenAuthenticator:
+    def _new_authenticator(self, source: str) -> APIAuthenticatorBase:
         timeout = float(self.config.get("request_timeout", 300))
         if source == "Liine":
             return LiineAuthenticator(
@@ -102,6 +108,8 @@ class TapLiine(Tap):
                 api_key=self.config.get("conversations_api_key", ""),
                 timeout=timeout,
             )
+        if source == "Interactly":
+            return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))
         msg = f"unknown source {source!r}"
         raise ValueError(msg)
 

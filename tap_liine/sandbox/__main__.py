@@ -9,6 +9,7 @@ import sys
 import typing as t
 
 from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, SandboxServer, parse_faults
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token lives")
     parser.add_argument("--locations", default="3001,3002", help="conversation location ids")
     parser.add_argument("--conversations", type=int, default=150, help="conversations per location")
+    parser.add_argument("--statistics-days", type=int, default=120, help="days of Interactly appointments")
     return parser
 
 
@@ -48,6 +50,7 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
             seed=args.seed,
             token_lifetime=args.token_lifetime,
         ),
+        InteractlyApi(days=args.statistics_days, seed=args.seed),
     ]
     faults = FaultSchedule(kinds=parse_faults(args.faults), every=args.fault_every, retry_after=args.retry_after)
     return SandboxServer(apis, host=args.host, port=args.port, latency_ms=args.latency_ms, faults=faults)

@@ -1,0 +1,168 @@
+"""Simulated Interactly appointments dashboard (`api-docs/interactly-*`).
+
+Every figure is computed from one seeded list of appointments, so the overview, the
+per-day trends and the source/UTM breakdowns always agree with each other.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import random
+import re
+import typing as t
+
+import pendulum
+
+from tap_liine.sandbox.liine import ANCHOR
+from tap_liine.sandbox.server import Request, Response
+
+UTC = dt.timezone.utc
+APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
+INTEGRATION_ID = re.compile(r"^[0-9a-f]{24}$")
+PREFIX = "/integrations/v2/resource-records/"
+SUFFIX = "/appointments/statistics"
+SOURCES = ("website", "phone", "google_business", "facebook", "referral")
+UTM_SOURCES = ("google", "facebook", "bing", None)
+UTM_MEDIUMS = ("cpc", "social", "email", None)
+UTM_CAMPAIGNS = ("spring_promo", "implants-q3", "brand", None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Appointment:
+    at: dt.datetime
+    type: str
+    successful: bool
+    source: str
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+
+
+class InteractlyApi:
+    def __init__(
+        self,
+        *,
+        integrations: t.Sequence[str] = ("5eb7cf5a86d9755df3a6c593", "65a1b2c3d4e5f60718293a4b"),
+        days: int = 120,
+        per_day: int = 18,
+        seed: int = 11,
+        api_key: str = "demo-interactly-key",
+    ) -> None:
+        self.api_key = api_key
+        rng = random.Random(seed)
+        self.appointments: dict[str, list[Appointment]] = {}
+        first_day = ANCHOR - dt.timedelta(days=days)
+        for integration in integrations:
+            items = []
+            for day in range(days + 1):
+                start = first_day + dt.timedelta(days=day)
+                for _ in range(rng.randint(0, per_day)):
+                    items.append(
+                        Appointment(
+                            at=start + dt.timedelta(seconds=rng.randint(0, 86399)),
+                            type=rng.choice(APPOINTMENT_TYPES),
+                            successful=rng.random() < 0.8,
+                            source=rng.choice(SOURCES),
+                            utm_source=rng.choice(UTM_SOURCES),
+                            utm_medium=rng.choice(UTM_MEDIUMS),
+                            utm_campaign=rng.choice(UTM_CAMPAIGNS),
+                        )
+                    )
+            items.sort(key=lambda a: a.at)
+            self.appointments[integration] = items
+
+    def routes(self) -> list[tuple[str, str, t.Callable[[Request], Response]]]:
+        return [("GET", PREFIX, self.statistics)]
+
+    def statistics(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Invalid or missing API key", "Unauthorized")
+        integration = request.path.removeprefix(PREFIX).removesuffix(SUFFIX)
+        if not request.path.endswith(SUFFIX) or "/" in integration:
+            return _error(404, "Cannot GET " + request.path, "Not Found")
+        problems = []
+        if not INTEGRATION_ID.match(integration):
+            problems.append({"field": "integration_id", "message": "must match pattern ^[0-9a-f]{24}$"})
+        kind = request.one("appointmentType")
+        if kind is not None and kind not in APPOINTMENT_TYPES:
+            problems.append({"field": "appointmentType", "message": f"must be one of {', '.join(APPOINTMENT_TYPES)}"})
+        size, page = _number(request, "size", 300, problems), _number(request, "page", 1, problems)
+        start, end = _moment(request, "start", problems), _moment(request, "end", problems)
+        if problems:
+            return Response.json(400, {"statusCode": 400, "message": "Validation failed", "errors": problems})
+        if integration not in self.appointments:
+            return _error(404, "Integration not found or doesn't belong to your organization", "Not Found")
+        search = (request.one("search") or "").lower()
+        chosen = [
+            a
+            for a in self.appointments[integration]
+            if (kind is None or a.type == kind)
+            and (start is None or a.at >= start)
+            and (end is None or a.at <= end)
+            and (not search or search in " ".join(str(v) for v in (a.source, a.utm_source, a.utm_campaign)).lower())
+        ]
+        return Response.json(200, _dashboard(chosen, size, page))
+
+    def admin(self, name: str, request: Request) -> Response | None:
+        if name != "interactly/truth":
+            return None
+        integration, kind = request.one("integration_id") or "", request.one("appointment_type")
+        per_day: dict[str, int] = collections.Counter(
+            a.at.strftime("%Y-%m-%d")
+            for a in self.appointments.get(integration, [])
+            if kind in (None, "all") or a.type == kind
+        )
+        return Response.json(200, per_day)
+
+
+def _dashboard(chosen: list[Appointment], size: int, page: int) -> dict[str, t.Any]:
+    window = slice((page - 1) * size, page * size)
+    trends: dict[str, list[int]] = {}
+    for a in chosen:
+        day = a.at.strftime("%Y-%m-%dT00:00:00.000Z")
+        trends.setdefault(day, [0, 0])[0 if a.successful else 1] += 1
+
+    def breakdown(values: t.Iterable[str]) -> list[dict[str, t.Any]]:
+        counts = collections.Counter(values)
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [{"_id": key, "count": count} for key, count in ordered][window]
+
+    return {
+        "overview": {"total": len(chosen)},
+        "trends": [{"_id": day, "successful": s, "failed": f} for day, (s, f) in sorted(trends.items())][window],
+        "source": breakdown(a.source for a in chosen),
+        "utm_source": breakdown(a.utm_source or "direct" for a in chosen),
+        "utm_medium": breakdown(a.utm_medium or "not set" for a in chosen),
+        "utm_campaign": breakdown(a.utm_campaign or "not set" for a in chosen),
+    }
+
+
+def _number(request: Request, name: str, default: int, problems: list[dict[str, str]]) -> int:
+    raw = request.one(name)
+    try:
+        value = default if raw is None else int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        problems.append({"field": name, "message": "must be an integer >= 1"})
+    return value
+
+
+def _moment(request: Request, name: str, problems: list[dict[str, str]]) -> dt.datetime | None:
+    raw = request.one(name)
+    if raw is None:
+        return None
+    try:
+        parsed = pendulum.parse(raw.replace(" ", "+"))
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        parsed = None
+    if not isinstance(parsed, dt.datetime):
+        problems.append({"field": name, "message": "must be an ISO 8601 date-time"})
+        return None
+    return parsed
+
+
+def _error(status: int, message: str, error: str) -> Response:
+    return Response.json(status, {"statusCode": status, "message": message, "error": error})

@@ -1,0 +1,154 @@
+"""`appointment_statistics` and `appointment_trends` against the Interactly sandbox."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+
+import pytest
+import requests
+
+from tap_liine.sandbox.interactly import InteractlyApi
+from tests.helpers import run_cli, run_tap
+
+INTEGRATIONS = ["5eb7cf5a86d9755df3a6c593", "65a1b2c3d4e5f60718293a4b"]
+KEY = "demo-interactly-key"
+START = dt.date(2026, 7, 1)
+
+
+def interactly_config(url: str, **overrides) -> dict:
+    return {
+        "start_date": f"{START.isoformat()}T00:00:00Z",
+        "interactly_api_url": url,
+        "interactly_api_key": KEY,
+        "interactly_integration_ids": INTEGRATIONS,
+        "retry_wait_seconds": 0.01,
+        **overrides,
+    }
+
+
+def _start(sandbox, **server_options):
+    return sandbox(scale=10, customers=[1], extra_apis=[InteractlyApi(days=150)], **server_options)
+
+
+def _truth(url: str, integration: str, kind: str) -> dict[str, int]:
+    return requests.get(
+        f"{url}/_sandbox/interactly/truth", params={"integration_id": integration, "appointment_type": kind}, timeout=5
+    ).json()
+
+
+def _days() -> list[str]:
+    today = dt.datetime.now(dt.timezone.utc).date()
+    return [(START + dt.timedelta(days=n)).isoformat() for n in range((today - START).days + 1)]
+
+
+@pytest.mark.parametrize("types", [None, ["NP", "PROCEDURE"]], ids=["all-types", "type-filter"])
+def test_daily_figures_equal_ground_truth_with_faults(sandbox, types) -> None:
+    server = _start(sandbox, faults="all", every=4)
+    config = interactly_config(server.url, **({"appointment_types": types} if types else {}))
+    run = run_tap(config)
+
+    kinds = types or ["all"]
+    statistics = run.records("appointment_statistics")
+    trends = run.records("appointment_trends")
+    keys = [(r["integration_id"], r["appointment_type"], r["date"]) for r in statistics]
+    assert len(keys) == len(set(keys)) == len(INTEGRATIONS) * len(kinds) * len(_days())
+    trend_keys = [(r["integration_id"], r["appointment_type"], r["date"]) for r in trends]
+    assert len(trend_keys) == len(set(trend_keys))
+    for integration in INTEGRATIONS:
+        for kind in kinds:
+            truth = _truth(server.url, integration, kind)
+            totals = {
+                r["date"][:10]: r["total"]
+                for r in statistics
+                if r["integration_id"] == integration and r["appointment_type"] == kind
+            }
+            daily = {
+                r["date"][:10]: r["successful"] + r["failed"]
+                for r in trends
+                if r["integration_id"] == integration and r["appointment_type"] == kind
+            }
+            assert sorted(totals) == _days()
+            for day in _days():
+                assert totals[day] == truth.get(day, 0), (integration, kind, day)
+                assert daily.get(day, 0) == truth.get(day, 0), (integration, kind, day)
+            assert sum(totals.values()) > 0
+    # Breakdowns add up to the day's total, with the documented defaults.
+    for row in statistics:
+        for name in ("source", "utm_source", "utm_medium", "utm_campaign"):
+            assert sum(item["count"] for item in row[name]) == row["total"]
+    assert any(item["_id"] == "direct" for r in statistics for item in r["utm_source"])
+    assert any(item["_id"] == "not set" for r in statistics for item in r["utm_campaign"])
+    sent = [p for _, p in requests.get(f"{server.url}/_sandbox/requests", timeout=5).json() if "statistics" in p]
+    assert all("appointmentType=" in p for p in sent) == bool(types)
+
+
+def test_second_run_rereads_only_the_lookback_window(sandbox) -> None:
+    server = _start(sandbox)
+    config = interactly_config(server.url, statistics_lookback_days=7)
+    first = run_tap(config)
+    second = run_tap(config, state=first.last_state)
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    expected = {(today - dt.timedelta(days=n)).isoformat() for n in range(8)}
+    assert {r["date"][:10] for r in second.records("appointment_statistics")} == expected
+    assert len(second.records("appointment_statistics")) == len(INTEGRATIONS) * 8
+    # Trends have rows only for days with appointments: their bookmark is the last such day.
+    trend_marks = {
+        p["replication_key_value"][:10] for p in first.last_state["bookmarks"]["appointment_trends"]["partitions"]
+    }
+    newest = dt.date.fromisoformat(max(trend_marks))
+    trend_window = {(newest + dt.timedelta(days=n)).isoformat() for n in range(-7, (today - newest).days + 1)}
+    trend_days = {r["date"][:10] for r in second.records("appointment_trends")}
+    assert trend_days <= trend_window
+    assert max(trend_days) == newest.isoformat()
+    bookmarks = second.last_state["bookmarks"]["appointment_statistics"]["partitions"]
+    assert {p["replication_key_value"][:10] for p in bookmarks} == {today.isoformat()}
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"interactly_integration_ids": ["5EB7CF5A86D9755DF3A6C593"]}, "5EB7CF5A86D9755DF3A6C593"),
+        ({"interactly_integration_ids": ["abc"]}, "interactly_integration_ids"),
+        ({"appointment_types": ["NP", "Cleaning"]}, "Cleaning"),
+        ({"interactly_integration_ids": None}, "interactly_integration_ids"),
+        ({"statistics_lookback_days": -2}, "statistics_lookback_days"),
+    ],
+)
+def test_bad_interactly_settings_are_named_before_any_request(sandbox, tmp_path, change, named) -> None:
+    server = _start(sandbox)
+    config = {k: v for k, v in {**interactly_config(server.url), **change}.items() if v is not None}
+    result = run_cli(tmp_path, config)
+    assert result.returncode == 1
+    assert named in result.stderr
+    assert requests.get(f"{server.url}/_sandbox/requests", timeout=5).json() == []
+    assert KEY not in result.stderr
+
+
+def test_wrong_key_and_unknown_integration_report_the_apis_message(sandbox, tmp_path) -> None:
+    server = _start(sandbox)
+    wrong_key = run_cli(tmp_path, interactly_config(server.url, interactly_api_key="ik-WRONG-999"))
+    assert wrong_key.returncode == 1
+    assert "401" in wrong_key.stderr and "Invalid or missing API key" in wrong_key.stderr
+    assert "ik-WRONG-999" not in wrong_key.stderr + wrong_key.stdout
+    assert "Traceback" not in wrong_key.stderr
+
+    unknown = run_cli(tmp_path, interactly_config(server.url, interactly_integration_ids=["0123456789abcdef01234567"]))
+    assert unknown.returncode == 1
+    assert "404" in unknown.stderr and "Integration not found" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
+
+def test_sandbox_validates_integration_id_in_the_documented_format(sandbox) -> None:
+    server = _start(sandbox)
+    response = requests.get(
+        f"{server.url}/integrations/v2/resource-records/XYZ/appointments/statistics",
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == "Validation failed"
+    assert body["errors"][0]["field"] == "integration_id"
+    assert collections.Counter(e["field"] for e in body["errors"]) == {"integration_id": 1}
