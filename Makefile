@@ -4,6 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+MELTANO_VENV  := .venv-meltano
+MELTANO       := $(MELTANO_VENV)/bin/meltano
+MELTANO_STAMP := .meltano/.installed
+export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+
 .PHONY: install test lint unit sandbox demo bench clean
 
 $(STAMP): pyproject.toml
@@ -12,22 +17,35 @@ $(STAMP): pyproject.toml
 	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q -e '.[dev]'
 	touch $@
 
-install: $(STAMP)
+# Meltano in a venv of its own (its pins should not constrain the tap's), then the plugins.
+$(MELTANO): $(STAMP)
+	$(BIN)/uv venv -q $(MELTANO_VENV) --python $(BIN)/python
+	VIRTUAL_ENV=$(MELTANO_VENV) $(BIN)/uv pip install -q meltano==4.4.1
+
+$(MELTANO_STAMP): $(MELTANO) meltano.yml
+	$(MELTANO) install
+	touch $@
+
+install: $(STAMP) $(MELTANO_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tap_liine tests
 	$(BIN)/ruff format --check tap_liine tests
 	$(BIN)/mypy tap_liine
 
-unit: $(STAMP)
+unit: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The whole suite: lint, then every test (end-to-end ones included).
 test: lint unit
+
+# Sandbox -> meltano run tap-liine target-duckdb -> what landed, checked against the sandbox.
+demo: $(STAMP) $(MELTANO_STAMP)
+	$(BIN)/python scripts/demo.py
 
 # A sandbox of all three APIs on http://127.0.0.1:8765 (Ctrl-C stops it).
 sandbox: $(STAMP)
 	$(BIN)/tap-liine-sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) .meltano output .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) .meltano output .demo .pytest_cache .mypy_cache .ruff_cache

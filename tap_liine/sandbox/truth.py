@@ -1,0 +1,36 @@
+"""Row counts a full extraction of a sandbox must land, per stream (the ground truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
+from tap_liine.sandbox.liine import UTC, LiineApi
+
+
+def expected_rows(apis: t.Sequence[t.Any], config: t.Mapping[str, t.Any]) -> dict[str, int]:
+    """What the tap must emit for `config` (default filters) from these simulated APIs."""
+    start = dt.datetime.fromisoformat(str(config["start_date"]).replace("Z", "+00:00"))
+    today = dt.datetime.now(UTC).date()
+    counts: dict[str, int] = {}
+    for api in apis:
+        if isinstance(api, LiineApi):
+            floor = int(start.replace(hour=0, minute=0, second=0, tzinfo=UTC).timestamp())
+            counts["interactions"] = sum(
+                r.start >= floor for c in config.get("customer_ids", []) for r in api.by_customer.get(c, [])
+            )
+        elif isinstance(api, ConversationsApi):
+            chosen = [c for loc in config.get("conversations_location_ids", []) for c in api.conversations.get(loc, [])]
+            counts["conversations"] = len(chosen)
+            counts["conversation_messages"] = sum(len(c.messages) for c in chosen)
+        elif isinstance(api, InteractlyApi):
+            integrations = config.get("interactly_integration_ids", [])
+            kinds = len(config.get("appointment_types") or ["all"])
+            counts["appointment_statistics"] = len(integrations) * kinds * ((today - start.date()).days + 1)
+            counts["appointment_trends"] = sum(
+                len({a.at.date() for a in api.appointments.get(i, []) if a.at.date() >= start.date()})
+                for i in integrations
+            )
+    return counts
