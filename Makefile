@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 # Meltano in a venv of its own (its pins should not constrain the tap's), then the plugins.
-$(MELTANO): $(STAMP)
+$(MELTANO): | $(STAMP)
 	$(BIN)/uv venv -q $(MELTANO_VENV) --python $(BIN)/python
 	VIRTUAL_ENV=$(MELTANO_VENV) $(BIN)/uv pip install -q meltano==4.4.1
 
