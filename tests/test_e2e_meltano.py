@@ -1,0 +1,172 @@
+"""End to end through real Meltano, real targets from PyPI and real warehouses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import typing as t
+import uuid
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+import requests
+import yaml
+
+from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.server import SandboxServer
+from tap_liine.sandbox.truth import expected_rows
+from tests import postgres
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+STREAMS = ("interactions", "conversations", "conversation_messages", "appointment_statistics", "appointment_trends")
+
+if not MELTANO.exists():
+    pytest.skip("Meltano is not installed: run `make install` (make test does)", allow_module_level=True)
+
+
+def tap_config() -> dict[str, t.Any]:
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    env = next(e for e in project["environments"] if e["name"] == "sandbox")
+    return {**env["config"]["plugins"]["extractors"][0]["config"], "start_date": "2026-06-01T00:00:00Z"}
+
+
+@pytest.fixture
+def server() -> t.Iterator[SandboxServer]:
+    apis = [LiineApi(scale=4000), ConversationsApi(conversations_per_location=60), InteractlyApi(days=60)]
+    with SandboxServer(apis) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pg() -> t.Iterator[postgres.Postgres]:
+    bindir = postgres.binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
+    yield from postgres.start(bindir)
+
+
+def meltano_run(server: SandboxServer, *plugins: str, env: dict[str, str], state_id: str, full: bool = False) -> str:
+    environment = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", **env)
+    for setting in ("API_URL", "CONVERSATIONS_API_URL", "INTERACTLY_API_URL"):
+        environment[f"TAP_LIINE_{setting}"] = server.url
+    environment["TAP_LIINE_START_DATE"] = tap_config()["start_date"]
+    args = [str(MELTANO), "run", "--state-id-suffix", state_id, *(["--full-refresh"] if full else []), *plugins]
+    done = subprocess.run(args, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-5000:]
+    return done.stderr
+
+
+def test_duckdb_lands_exactly_the_sandbox_truth(server, tmp_path) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    meltano_run(
+        server,
+        "tap-liine",
+        "target-duckdb",
+        env={"TARGET_DUCKDB_FILEPATH": str(warehouse)},
+        state_id=uuid.uuid4().hex,
+        full=True,
+    )
+
+    expected = expected_rows(server.apis, tap_config())
+    con = duckdb.connect(str(warehouse), read_only=True)
+    landed = {s: con.sql(f"select count(*) from liine.{s}").fetchone()[0] for s in STREAMS}  # type: ignore[index]
+    assert landed == expected
+    assert con.sql("select count(distinct id) from liine.interactions").fetchone()[0] == expected["interactions"]  # type: ignore[index]
+
+
+def _pg_env(pg: postgres.Postgres, schema: str) -> dict[str, str]:
+    return {
+        "TARGET_POSTGRES_HOST": pg.host,
+        "TARGET_POSTGRES_PORT": str(pg.port),
+        "TARGET_POSTGRES_USER": pg.user,
+        "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",  # the target insists on one
+        "TARGET_POSTGRES_DATABASE": pg.database,
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+    }
+
+
+def _connect(pg: postgres.Postgres) -> psycopg.Connection:
+    con = psycopg.connect(pg.dsn())
+    con.execute("set time zone 'UTC'")
+    return con
+
+
+def _counts(pg: postgres.Postgres, schema: str) -> dict[str, int]:
+    with _connect(pg) as con:
+        return {s: con.execute(f"select count(*) from {schema}.{s}").fetchone()[0] for s in STREAMS}  # type: ignore[index]
+
+
+def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> None:
+    schema, state_id = "liine_labs", uuid.uuid4().hex
+    meltano_run(server, "tap-liine", "target-postgres", env=_pg_env(pg, schema), state_id=state_id)
+
+    expected = expected_rows(server.apis, tap_config())
+    assert _counts(pg, schema) == expected
+    with _connect(pg) as con:
+        types = dict(con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = %s and table_name = 'interactions'",
+            (schema,),
+        ).fetchall())  # fmt: skip
+        # A timestamp, with or without zone as the target chooses (values are UTC).
+        assert types["updated_at"].startswith("timestamp")
+        assert types["start_time_tz"].startswith("timestamp")
+        assert types["initial_session_extras"] == "jsonb"
+        assert types["provider_names"] == "ARRAY"  # text[]; nested objects are jsonb
+        assert types["id"] == "bigint"
+        assert types["is_spam_likely"] == "boolean"
+        some_id = con.execute(
+            f"select id from {schema}.interactions where revenue is not null order by id limit 1"
+        ).fetchone()[0]  # type: ignore[index]
+        row = con.execute(
+            f"select revenue::text, name, provider_names, to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+            f"from {schema}.interactions where id = %s",
+            (some_id,),
+        ).fetchone()  # fmt: skip
+    source = requests.get(f"{server.url}/_sandbox/liine/record?id={some_id}", timeout=5).json()
+    assert row is not None
+    assert float(row[0]) == source["revenue"]
+    assert row[1] == source["name"]
+    assert row[2] == source["provider_names"]
+    assert row[3] == source["updated_at"]
+
+    # Change records at the source, then run again from Meltano's stored state.
+    touched = requests.post(f"{server.url}/_sandbox/liine/touch", json={"ids": [some_id, 3, 2000]}, timeout=5).json()
+    added = requests.post(
+        f"{server.url}/_sandbox/conversations/add-messages", json={"conversation_ids": [5001, 5070]}, timeout=5
+    ).json()["message_ids"]
+    meltano_run(server, "tap-liine", "target-postgres", env=_pg_env(pg, schema), state_id=state_id)
+
+    after = _counts(pg, schema)
+    assert after["interactions"] == expected["interactions"]  # updated in place, nothing duplicated
+    assert after["conversation_messages"] == expected["conversation_messages"] + len(added)
+    assert after["conversations"] == expected["conversations"]
+    assert after["appointment_statistics"] == expected["appointment_statistics"]
+    with _connect(pg) as con:
+        changed = con.execute(
+            f"select id, to_char(updated_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') from {schema}.interactions "
+            "where id = any(%s)",
+            ([some_id, 3, 2000],),
+        ).fetchall()  # fmt: skip
+        assert {i: u for i, u in changed} == dict.fromkeys([some_id, 3, 2000], touched["updated_at"])
+        dupes = con.execute(f"select count(*) - count(distinct id) from {schema}.conversation_messages").fetchone()[0]  # type: ignore[index]
+        assert dupes == 0
+
+
+def test_an_independent_target_loads_the_same_rows(server, pg) -> None:
+    schema = "liine_pipelinewise"
+    env = {
+        "TARGET_POSTGRES_PIPELINEWISE_HOST": pg.host,
+        "TARGET_POSTGRES_PIPELINEWISE_PORT": str(pg.port),
+        "TARGET_POSTGRES_PIPELINEWISE_USER": pg.user,
+        "TARGET_POSTGRES_PIPELINEWISE_PASSWORD": "unused-with-trust-auth",
+        "TARGET_POSTGRES_PIPELINEWISE_DBNAME": pg.database,
+        "TARGET_POSTGRES_PIPELINEWISE_DEFAULT_TARGET_SCHEMA": schema,
+    }
+    meltano_run(server, "tap-liine", "target-postgres-pipelinewise", env=env, state_id=uuid.uuid4().hex, full=True)
+    assert _counts(pg, schema) == expected_rows(server.apis, tap_config())
