@@ -56,7 +56,8 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
         ok &= got == want
         print(f"  {table:<24}{got:>8}   {'= sandbox truth' if got == want else f'!= {want} expected'}")
     print("\nInteractions by last-touch marketing channel and outcome")
-    print(q(f"""
+    print(
+        q(f"""
         select coalesce(last_touch_marketing_channel, '(none)') as channel,
                count(*) as interactions,
                count(*) filter (where outcome = 'Booked') as booked,
@@ -64,16 +65,21 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
                count(*) filter (where outcome = 'Not Booked') as not_booked,
                round(sum(coalesce(revenue, 0)), 2) as revenue_usd
         from {SCHEMA}.interactions where not is_spam_likely
-        group by 1 order by interactions desc"""))
+        group by 1 order by interactions desc""")
+    )
     print("Appointments per day, last 10 days with figures (Interactly, all integrations)")
-    print(q(f"""
+    print(
+        q(f"""
         select cast(date as date) as day, sum(successful) as successful, sum(failed) as failed
-        from {SCHEMA}.appointment_trends group by 1 order by 1 desc limit 10"""))
+        from {SCHEMA}.appointment_trends group by 1 order by 1 desc limit 10""")
+    )
     print("Patient conversations by location")
-    print(q(f"""
+    print(
+        q(f"""
         select c.location_id, count(distinct c.id) as conversations, count(m.id) as messages
         from {SCHEMA}.conversations c left join {SCHEMA}.conversation_messages m on m.conversation_id = c.id
-        group by 1 order by 1"""))
+        group by 1 order by 1""")
+    )
     return ok
 
 

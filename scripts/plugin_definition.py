@@ -21,7 +21,9 @@ MELTANO_CAPABILITIES = ("about", "batch", "catalog", "discover", "schema-flatten
 
 
 def about() -> dict[str, t.Any]:
-    out = subprocess.run([sys.executable, "-m", "tap_liine", "--about", "--format=json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "tap_liine", "--about", "--format=json"], capture_output=True, text=True, check=True
+    )
     return t.cast("dict[str, t.Any]", json.loads(out.stdout))
 
 

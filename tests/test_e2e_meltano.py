@@ -109,10 +109,10 @@ def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> N
     expected = expected_rows(server.apis, tap_config())
     assert _counts(pg, schema) == expected
     with _connect(pg) as con:
-        types = dict(con.execute(
-            "select column_name, data_type from information_schema.columns where table_schema = %s and table_name = 'interactions'",
-            (schema,),
-        ).fetchall())  # fmt: skip
+        columns = (
+            "select column_name, data_type from information_schema.columns where table_schema = %s and table_name = %s"
+        )
+        types = dict(con.execute(columns, (schema, "interactions")).fetchall())
         # A timestamp, with or without zone as the target chooses (values are UTC).
         assert types["updated_at"].startswith("timestamp")
         assert types["start_time_tz"].startswith("timestamp")
