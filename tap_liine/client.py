@@ -12,11 +12,15 @@ import backoff
 import orjson
 import pendulum
 import requests
+import singer_sdk.singerlib as singer
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_liine.auth import ExchangedTokenAuthenticator
+from tap_liine.conform import BooleanConformer
 from tap_liine.errors import api_message
 
 if t.TYPE_CHECKING:
@@ -60,6 +64,43 @@ class LiineBaseStream(RESTStream[t.Any]):
 
     # Set by subclasses: "Liine", "Conversations", "Interactly"
     api_name = "API"
+    # The lean record path: the SDK's per-field conformance is replaced by `conform`
+    # (see tap_liine/conform.py for why that gives the same output).
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    @cached_property
+    def conformer(self) -> BooleanConformer:
+        return BooleanConformer(self.schema)
+
+    def conform(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """What the SDK's conformance would change in these records (in place)."""
+        if self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and self.conformer.needed:
+            self.conformer.page(records)
+        return records
+
+    @cached_property
+    def _everything_selected(self) -> bool:
+        return all(self.mask.values())
+
+    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
+        # As the SDK's, but without its per-record copy for deselected properties when none
+        # is deselected (that copy is the largest cost left once conformance is lean).
+        if not self._everything_selected:
+            yield from super()._generate_record_messages(record)
+            return
+        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+            yield from super()._generate_record_messages(record)
+            return
+        extracted = utc_now()
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=extracted,
+                )
 
     @property
     def selected(self) -> bool:
@@ -129,11 +170,15 @@ class LiineBaseStream(RESTStream[t.Any]):
             msg = f"{where} answered {status} {response.reason}: {api_message(response)}"
             raise FatalAPIError(msg)
         try:
-            response.decoded = orjson.loads(response.content)  # type: ignore[attr-defined]
-        except orjson.JSONDecodeError:
+            response.decoded = self.decode_body(response.content)  # type: ignore[attr-defined]
+        except ValueError:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
             msg = f"{where} answered {status} with an unreadable body ({len(response.content)} bytes)"
             raise RetriableAPIError(msg, response) from None
         self.check_envelope(response.decoded, where)  # type: ignore[attr-defined]
+
+    def decode_body(self, content: bytes) -> t.Any:
+        """orjson, once per page: parse_response and the paginator read the same value."""
+        return orjson.loads(content)
 
     def check_envelope(self, body: t.Any, where: str) -> None:
         """Raise when a 200 body reports an error (e.g. `code: false`). Default: no check."""
@@ -208,6 +253,10 @@ class LiineBaseStream(RESTStream[t.Any]):
             return None
         lookback = dt.timedelta(days=int(self.config.get(lookback_setting, 1)))
         return parse_datetime(bookmark) - lookback
+
+    def updated_since(self, context: Context | None) -> dt.datetime:
+        """The bookmark less the lookback, or `start_date` on a first run."""
+        return self.rewound_bookmark(context) or parse_datetime(self.config["start_date"])
 
     def decoded(self, response: requests.Response) -> t.Any:
         """The body `validate_response` decoded."""

@@ -149,7 +149,10 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         )  # fmt: skip
 
     def _second(self, record: dict[str, t.Any]) -> str:
-        return format_second(parse_second(record[self._time_key]))
+        value = record[self._time_key]
+        if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+            return t.cast("str", value)
+        return format_second(parse_second(value))
 
 
 class CountedPageNumberPaginator(BaseAPIPaginator[int]):

@@ -9,6 +9,7 @@ import typing as t
 import requests
 from singer_sdk import Tap
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
+from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
@@ -33,6 +34,8 @@ class TapLiine(Tap):
 
     name = "tap-liine"
     config_jsonschema = CONFIG_SCHEMA.to_dict()
+    # msgspec encodes RECORD lines several times faster than the default simplejson writer.
+    message_writer_class = MsgSpecWriter
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         self._auth_lock = threading.Lock()

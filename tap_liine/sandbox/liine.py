@@ -16,6 +16,8 @@ import threading
 import time
 import typing as t
 
+import orjson
+
 from tap_liine.sandbox.server import Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
@@ -81,8 +83,12 @@ class LiineApi:
         username: str = "demo",
         password: str = "demo-password",  # noqa: S107 - the sandbox's published demo login
         token_lifetime: float = 3600.0,
+        quirks: bool = False,
     ) -> None:
         self.customers = list(customers)
+        # Values a lenient API might send: 0/1 and strings in boolean fields, fields the
+        # document does not list, very large numbers (every 25th interaction).
+        self.quirks = quirks
         self.seed = seed
         self.max_limit = max_limit
         # The document says both: "the start_time of the last (oldest) interaction on the
@@ -95,6 +101,7 @@ class LiineApi:
         self.logins = 0
         self._lock = threading.Lock()
         self._count_cache: dict[tuple, int] = {}
+        self._encoded: dict[tuple[int, int], bytes] = {}
         self.by_customer: dict[int, list[Row]] = {}
         self._neg_starts: dict[int, list[int]] = {}
         self.by_id: dict[int, Row] = {}
@@ -236,6 +243,15 @@ class LiineApi:
             # Revenue: cents-exact dollars, sometimes large.
             "revenue": rng.randint(0, 5_000_000) / 100 if has_appt else None,
         }
+        if self.quirks and row.id % 25 == 0:
+            record.update(
+                is_new=1,
+                has_audio=0,
+                voicemail="no",
+                revenue=98_765_432_109.87,
+                duration=0.5,
+                api_added_field={"nested": [1, 2.5, "ü", None, {"deep": True}], "big": 2**62},
+            )
         return record
 
     # ----- HTTP ---------------------------------------------------------------------
@@ -293,27 +309,31 @@ class LiineApi:
         if count is None:
             count = sum(1 for _ in self._matching(dataclasses.replace(query, cursor=None)))
             self._count_cache[count_key] = count
-        page: list[dict[str, t.Any]] = []
+        page: list[Row] = []
         for row in rows:
-            if query.extra:
-                record = self.record(row)
-                if not query.extra_match(record):
-                    continue
-                page.append(record)
-            else:
-                page.append(self.record(row))
+            if query.extra and not query.extra_match(self.record(row)):
+                continue
+            page.append(row)
             if len(page) >= query.limit:
                 break
-        payload = {
-            "interactions": page,
+        edge = page[-1 if self.envelope_timestamp == "last" else 0] if page else None
+        envelope = {
             "limit": query.limit,
             "count": count,
             "num_pages": -(-count // query.limit),
-            "pagination_timestamp": (
-                page[-1 if self.envelope_timestamp == "last" else 0]["start_time"] if page else None
-            ),
+            "pagination_timestamp": _format_second(edge.start) if edge else None,
         }
-        return Response.json(200, payload)
+        # Assembled from each record's cached JSON: the sandbox must never be what a benchmark measures.
+        body = b'{"interactions":[' + b",".join(self.encoded(row) for row in page) + b"]," + orjson.dumps(envelope)[1:]
+        return Response(200, body)
+
+    def encoded(self, row: Row) -> bytes:
+        """The record's JSON, built once per revision."""
+        key = (row.id, row.revision)
+        cached = self._encoded.get(key)
+        if cached is None:
+            cached = self._encoded[key] = orjson.dumps(self.record(row))
+        return cached
 
     def _matching(self, query: _InteractionQuery) -> t.Iterator[Row]:
         """Rows matching the index-level filters, newest start_time first."""
@@ -375,6 +395,7 @@ class LiineApi:
             with self._lock:
                 for i in ids:
                     row = self.by_id[int(i)]
+                    self._encoded.pop((row.id, row.revision), None)
                     row.revision += 1
                     row.updated_us = now_us
                 self._count_cache.clear()
@@ -485,6 +506,10 @@ def _parse_cursor(request: Request) -> int | None:
     except ValueError:
         raise BadRequest(f"pagination_timestamp: Format must be YYYY-MM-DDTHH:MM:SSZ, got {raw!r}.") from None
     return int(moment.timestamp())
+
+
+def _format_second(local_seconds: int) -> str:
+    return dt.datetime.fromtimestamp(local_seconds, UTC).strftime(CURSOR_FORMAT)
 
 
 def _format_updated(us: int) -> str:

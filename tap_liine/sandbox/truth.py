@@ -22,9 +22,15 @@ def expected_rows(apis: t.Sequence[t.Any], config: t.Mapping[str, t.Any]) -> dic
                 r.start >= floor for c in config.get("customer_ids", []) for r in api.by_customer.get(c, [])
             )
         elif isinstance(api, ConversationsApi):
-            chosen = [c for loc in config.get("conversations_location_ids", []) for c in api.conversations.get(loc, [])]
+            chosen = [
+                c
+                for loc in config.get("conversations_location_ids", [])
+                for c in api.conversations.get(loc, [])
+                if c.updated >= start
+            ]
             counts["conversations"] = len(chosen)
-            counts["conversation_messages"] = sum(len(c.messages) for c in chosen)
+            since = start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            counts["conversation_messages"] = sum(m["updated_at"] >= since for c in chosen for m in c.messages)
         elif isinstance(api, InteractlyApi):
             integrations = config.get("interactly_integration_ids", [])
             kinds = len(config.get("appointment_types") or ["all"])

@@ -7,6 +7,7 @@ instead of sending requests of its own.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import typing as t
 
@@ -64,9 +65,8 @@ class ConversationsStream(LiineBaseStream):
             "per_page": self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE),
             "include_messages": "true",
         }
-        since = self.rewound_bookmark(context)
-        if since is not None:
-            params["updated_since"] = since.strftime("%Y-%m-%dT%H:%M:%S+0000")
+        since = self.updated_since(context).astimezone(dt.timezone.utc)
+        params["updated_since"] = since.strftime("%Y-%m-%dT%H:%M:%S+0000")
         return params
 
     def check_envelope(self, body: t.Any, where: str) -> None:
@@ -82,7 +82,7 @@ class ConversationsStream(LiineBaseStream):
         rows = self._local.paginator.accept(body["data"], count=body.get("count"))
         for row in rows:
             self.pending_messages[row["id"]] = row.pop("messages", None) or []
-        return rows
+        return self.conform(rows)
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         # `location_id` is added by the SDK from the partition; the subdomain is ours to add.
@@ -115,11 +115,11 @@ class ConversationMessagesStream(LiineBaseStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
         parent = t.cast("ConversationsStream", self._tap.streams["conversations"])
-        messages = parent.pending_messages.pop(context["conversation_id"], [])
-        since = self.rewound_bookmark(context)
+        messages = self.conform(parent.pending_messages.pop(context["conversation_id"], []))
+        since = self.updated_since(context)
         for message in messages:
-            if since is not None and message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
-                continue  # unchanged since the last run
+            if message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
+                continue  # before start_date, or unchanged since the last run
             message.setdefault("conversation_id", context["conversation_id"])
             message["location_id"] = context["location_id"]
             yield message

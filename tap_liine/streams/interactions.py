@@ -85,7 +85,8 @@ class InteractionsStream(LiineBaseStream):
 
             msg = f"Liine {self.path} answered 200 without an `interactions` list."
             raise FatalAPIError(msg)
-        return self._local.paginator.accept(records, limit=body.get("limit"), count=body.get("count"))
+        fresh = self._local.paginator.accept(records, limit=body.get("limit"), count=body.get("count"))
+        return self.conform(fresh)
 
     def _start_date(self) -> dt.date:
         return parse_datetime(self.config["start_date"]).date()

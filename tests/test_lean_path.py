@@ -1,0 +1,74 @@
+"""The lean record path emits exactly what the SDK's straightforward path emits.
+
+Straightforward: the SDK's recursive type conformance, its default simplejson writer, the
+per-record copy for deselected properties, and bodies decoded with Decimal floats. Lean:
+none of those (see tap_liine/conform.py). Compared type-aware, so `true` is not `1`.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.io_base import SingerWriter
+
+from tap_liine.client import LiineBaseStream
+from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
+from tap_liine.tap import TapLiine
+from tests.helpers import liine_config, run_tap
+
+
+def _exact(value):
+    """A JSON value with every type made explicit, so that 1, 1.0 and true all differ."""
+    if isinstance(value, dict):
+        # The signpost is the moment each run started: the one value that must differ.
+        return {k: _exact(v) for k, v in value.items() if k != "replication_key_signpost"}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return (type(value).__name__, value)
+
+
+def _canonical(run) -> list:
+    out = []
+    for message in run.messages:
+        fields = {k: v for k, v in message.items() if k != "time_extracted"}
+        out.append(_exact(json.loads(json.dumps(fields), parse_float=decimal.Decimal)))
+    return out
+
+
+def test_lean_output_equals_straightforward_output(sandbox, monkeypatch) -> None:
+    conversations = ConversationsApi(conversations_per_location=40)
+    server = sandbox(scale=3000, quirks=True, extra_apis=[conversations, InteractlyApi(days=20)])
+    config = liine_config(
+        server.url,
+        page_size=300,
+        start_date="2026-10-20T00:00:00Z",
+        conversations_api_url=server.url,
+        conversations_api_key="demo-conversations-key",
+        conversations_subdomain="bright-smiles",
+        conversations_location_ids=["3001", "3002"],
+        interactly_api_url=server.url,
+        interactly_api_key="demo-interactly-key",
+        interactly_integration_ids=["5eb7cf5a86d9755df3a6c593"],
+    )
+
+    lean = run_tap(config)
+
+    monkeypatch.setattr(LiineBaseStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE)
+    monkeypatch.setattr(LiineBaseStream, "decode_body", lambda _self, raw: json.loads(raw, parse_float=decimal.Decimal))
+    monkeypatch.setattr(TapLiine, "message_writer_class", SingerWriter)
+    straightforward = run_tap(config)
+
+    # The sample has teeth: quirks, unicode, nulls and large numbers are all in it.
+    records = lean.records("interactions")
+    quirky = [r for r in records if "api_added_field" in r]
+    assert quirky and all(r["is_new"] is True and r["has_audio"] is False and r["voicemail"] is True for r in quirky)
+    assert any(r["revenue"] == 98_765_432_109.87 for r in quirky)
+    assert any(r["api_added_field"]["big"] == 2**62 for r in quirky)
+    assert any("🦷" in (r["name"] or "") for r in records)
+    assert any(r["agent"] is None for r in records)
+    assert lean.records("conversation_messages") and lean.records("appointment_statistics")
+
+    assert _canonical(lean) == _canonical(straightforward)
