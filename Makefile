@@ -29,8 +29,8 @@ $(MELTANO_STAMP): $(MELTANO) meltano.yml
 install: $(STAMP) $(MELTANO_STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check tap_liine tests scripts
-	$(BIN)/ruff format --check tap_liine tests scripts
+	$(BIN)/ruff check tap_liine tests scripts benchmarks
+	$(BIN)/ruff format --check tap_liine tests scripts benchmarks
 	$(BIN)/mypy tap_liine
 
 unit: $(STAMP) $(MELTANO_STAMP)

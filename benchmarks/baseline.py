@@ -15,10 +15,10 @@ import requests
 
 def main() -> None:
     urls_file, out_file, token = sys.argv[1:4]
-    urls = orjson.loads(open(urls_file, "rb").read())  # noqa: PTH123, SIM115
+    urls = orjson.loads(open(urls_file, "rb").read())  # noqa: SIM115
     session = requests.Session()
     seen: set[int] = set()
-    with open(out_file, "wb") as out:  # noqa: PTH123
+    with open(out_file, "wb") as out:
         for url in urls:
             body = orjson.loads(session.get(url, headers={"Authorization": token}, timeout=300).content)
             for record in body["interactions"]:

@@ -89,7 +89,9 @@ def summarize(name: str, runs: list[Measure], records: int) -> dict[str, float]:
         "min": rates[0], "median": statistics.median(rates), "max": rates[-1],
         "cpu": statistics.median(r.cpu for r in runs), "rss": max(r.rss_mb for r in runs),
     }  # fmt: skip
-    print(f"{name:<34}{row['min']:>10,.0f}{row['median']:>10,.0f}{row['max']:>10,.0f}{row['cpu']:>9.2f}{row['rss']:>9.0f}")
+    print(
+        f"{name:<34}{row['min']:>10,.0f}{row['median']:>10,.0f}{row['max']:>10,.0f}{row['cpu']:>9.2f}{row['rss']:>9.0f}"
+    )
     return row
 
 
@@ -100,11 +102,19 @@ def throughput(scale: int, repeat: int, meltano: bool) -> None:
         tap_run(config, folder / "warm.jsonl")  # warms the sandbox and records the requests
         records = count_records(folder / "warm.jsonl")
         sent = requests.get(f"{url}/_sandbox/requests", timeout=30).json()
-        urls = [url + path for method, path in sent if method == "GET" and urlsplit(path).path.startswith("/call_log/interactions")]
+        urls = [
+            url + path
+            for method, path in sent
+            if method == "GET" and urlsplit(path).path.startswith("/call_log/interactions")
+        ]
         (folder / "urls.json").write_text(json.dumps(urls))
-        token = requests.post(f"{url}/call_log/authenticate/", json={"username": "demo", "password": "demo-password"}, timeout=30).json()["token"]
+        token = requests.post(
+            f"{url}/call_log/authenticate/", json={"username": "demo", "password": "demo-password"}, timeout=30
+        ).json()["token"]
 
-        print(f"\n{records:,} interactions, {len(urls)} pages, {repeat} runs each; records/s (min / median / max), CPU s, peak RSS MB")
+        print(
+            f"\n{records:,} interactions, {len(urls)} pages, {repeat} runs each; records/s (min / median / max), CPU s, peak RSS MB"
+        )
         print(f"{'':<34}{'min':>10}{'median':>10}{'max':>10}{'cpu':>9}{'rss':>9}")
         alone = []
         session = requests.Session()
@@ -115,7 +125,10 @@ def throughput(scale: int, repeat: int, meltano: bool) -> None:
             alone.append(Measure(time.perf_counter() - start, time.process_time() - cpu, 0.0))
         summarize("(a) sandbox alone (no parsing)", alone, records)
         base_out = folder / "baseline.jsonl"
-        base = [run_measured([sys.executable, "-m", "benchmarks.baseline", str(folder / "urls.json"), str(base_out), token]) for _ in range(repeat)]
+        base = [
+            run_measured([sys.executable, "-m", "benchmarks.baseline", str(folder / "urls.json"), str(base_out), token])
+            for _ in range(repeat)
+        ]
         b = summarize("(b) baseline: orjson loop", base, records)
         taps = [tap_run(config, folder / "tap.jsonl") for _ in range(repeat)]
         c = summarize("(c) tap-liine -> file", taps, records)
@@ -138,7 +151,9 @@ def memory(scales: list[int]) -> None:
     for scale in scales:
         with tempfile.TemporaryDirectory() as tmp, sandbox(scale) as url:
             measure = tap_run(tap_config(url, Path(tmp)), Path(os.devnull))
-            print(f"{scale:>12,} interactions: peak RSS {measure.rss_mb:6.0f} MB, {scale / measure.wall:,.0f} records/s")
+            print(
+                f"{scale:>12,} interactions: peak RSS {measure.rss_mb:6.0f} MB, {scale / measure.wall:,.0f} records/s"
+            )
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         self._header_value: str | None = None
         self._expires_at = 0.0
         self._renew_at = 0.0
+        self._refusal: LoginError | None = None  # a refused login is not tried again by other threads
         self.logins = 0
 
     @abc.abstractmethod
@@ -52,8 +53,14 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
 
     def current_header(self) -> str:
         with self._lock:  # one login at a time, however many threads ask
+            if self._refusal is not None:
+                raise self._refusal
             if self._header_value is None or time.time() >= self._renew_at:
-                self._header_value, self._expires_at = self.exchange()
+                try:
+                    self._header_value, self._expires_at = self.exchange()
+                except LoginError as exc:
+                    self._refusal = exc
+                    raise
                 lifetime = max(0.0, self._expires_at - time.time())
                 self._renew_at = self._expires_at - min(RENEW_MARGIN_SECONDS, lifetime / 10)
                 self.logins += 1

@@ -30,6 +30,9 @@ if t.TYPE_CHECKING:
 
 
 MAX_RETRY_AFTER_SECONDS = 600.0
+# A request refused with a fresh token this often is refused for good (not an expiry race
+# with another thread's request).
+MAX_RELOGINS = 3
 RETRIABLE_ERRORS = (
     RetriableAPIError,
     ConnectionResetError,
@@ -134,6 +137,17 @@ class LiineBaseStream(RESTStream[t.Any]):
     def requests_session(self) -> requests.Session:
         return self._tap.http_session  # type: ignore[attr-defined,no-any-return]
 
+    def _request(self, prepared_request: requests.PreparedRequest, context: Context | None) -> requests.Response:
+        # One attempt; the SDK's retry decorator wraps it. The tap-wide gate caps parallel
+        # requests and their rate, and holds every thread while a 429's Retry-After runs.
+        with self._tap.gate:  # type: ignore[attr-defined]
+            return super()._request(prepared_request, context)
+
+    def emit_state(self) -> None:
+        """Write a STATE now (after a window: every record it covers is already out)."""
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
     def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
         # Unlike the SDK's, no session-level auth: `_request` authenticates each attempt
         # inside the retry decorator, so a login that fails transiently is retried too.
@@ -152,15 +166,17 @@ class LiineBaseStream(RESTStream[t.Any]):
         where = f"{self.api_name} {response.request.method} {self.path}"
         if status == HTTPStatus.TOO_MANY_REQUESTS:
             wait = _retry_after(response)
+            self._tap.gate.pause(wait if wait is not None else float(self.config.get("retry_wait_seconds", 2.0)))  # type: ignore[attr-defined]
             msg = f"{where} answered 429 (rate limited); retrying after {wait if wait is not None else 'a backoff'} s"
             raise RateLimited(msg, response, wait)
         if status == HTTPStatus.UNAUTHORIZED and isinstance(self.authenticator, ExchangedTokenAuthenticator):
             sent = response.request.headers.get(self.authenticator.header_name)
-            if getattr(response.request, "_liine_relogged", False):
-                msg = f"{where} answered 401 again right after a new login: {api_message(response)}"
+            relogins = getattr(response.request, "_liine_relogins", 0)
+            if relogins >= MAX_RELOGINS:
+                msg = f"{where} answered 401 again after {relogins} new logins: {api_message(response)}"
                 raise FatalAPIError(msg)
             self.authenticator.invalidate(sent)
-            response.request._liine_relogged = True  # type: ignore[attr-defined]
+            response.request._liine_relogins = relogins + 1  # type: ignore[attr-defined]
             msg = f"{where} answered 401 ({api_message(response)}); logging in again"
             raise UnauthorizedRetry(msg, response)
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR:

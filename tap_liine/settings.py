@@ -55,6 +55,29 @@ CONFIG_SCHEMA = th.PropertiesList(
         "A 429's Retry-After header overrides it.",
     ),
     th.Property(
+        "window_days",
+        th.IntegerType,
+        default=30,
+        title="Backfill window (days)",
+        description="A first run reads `interactions` and the Interactly trends in windows of this many days, "
+        "oldest first, and saves its progress after each one: a killed backfill resumes with the next window.",
+    ),
+    th.Property(
+        "max_parallel_requests",
+        th.IntegerType,
+        default=4,
+        title="Parallel requests",
+        description="Windows and days are fetched this many at a time (1 = one request after another). "
+        "Records and state come out in order either way.",
+    ),
+    th.Property(
+        "max_requests_per_second",
+        th.NumberType,
+        default=0,
+        title="Requests per second",
+        description="Cap on requests per second across all streams and threads (0 = no cap).",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType,
         default=300,
@@ -200,13 +223,13 @@ def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             errors.append(
                 f"Setting `start_date` must be an ISO-8601 date-time such as 2025-01-01T00:00:00Z; got {start!r}."
             )
-    for name in ("lookback_days", "statistics_lookback_days", "max_retries"):
+    for name in ("lookback_days", "statistics_lookback_days", "max_retries", "window_days", "max_parallel_requests"):
         value = config.get(name)
-        if isinstance(value, int) and value < (1 if name == "max_retries" else 0):
+        if isinstance(value, int) and value < (0 if "lookback" in name else 1):
             errors.append(
-                f"Setting `{name}` must be {'1 or more' if name == 'max_retries' else '0 or more'}; got {value}."
+                f"Setting `{name}` must be {'0 or more' if 'lookback' in name else '1 or more'}; got {value}."
             )
-    for name in ("retry_wait_seconds", "request_timeout"):
+    for name in ("retry_wait_seconds", "request_timeout", "max_requests_per_second"):
         value = config.get(name)
         if isinstance(value, (int, float)) and value <= (0 if name == "request_timeout" else -1e-9):
             errors.append(f"Setting `{name}` must be a positive number of seconds; got {value}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import typing as t
+from functools import cached_property
 
 import requests
 from singer_sdk import Tap
@@ -13,6 +14,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
+from tap_liine.concurrency import RequestGate
 from tap_liine.settings import CONFIG_SCHEMA, semantic_errors
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
@@ -81,12 +83,28 @@ class TapLiine(Tap):
 
     # ----- shared HTTP resources ---------------------------------------------------------------
 
+    @cached_property
+    def gate(self) -> RequestGate:
+        """Every request of every stream and thread passes here: parallelism, rate, 429 pauses."""
+        return RequestGate(
+            parallel=int(self.config.get("max_parallel_requests", 4)),
+            per_second=float(self.config.get("max_requests_per_second", 0)),
+        )
+
+    @property
+    def workers(self) -> int:
+        return int(self.config.get("max_parallel_requests", 4))
+
     @property
     def http_session(self) -> requests.Session:
         """One connection pool for every stream and thread."""
         with self._auth_lock:
             if self._http_session is None:
                 self._http_session = requests.Session()
+                # A connection per worker thread, kept alive.
+                adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, self.workers))
+                self._http_session.mount("http://", adapter)
+                self._http_session.mount("https://", adapter)
             return self._http_session
 
     def authenticator_for(self, source: str) -> APIAuthenticatorBase:

@@ -88,6 +88,7 @@ def liine_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
         "customer_ids": [101, 202, 303],
         "start_date": "2024-01-01T00:00:00Z",
         "retry_wait_seconds": 0.01,
+        "max_retries": 10,  # the sandbox's fault schedules are far denser than a real API's
     }
     config.update(overrides)
     return config

@@ -87,7 +87,9 @@ def test_other_4xx_fails_at_once_with_the_apis_words(sandbox, tmp_path) -> None:
     assert "duration_min must be a number, got 'long'" in result.stderr
     _no_traceback(result.stderr)
     sent = [p for m, p in requests.get(f"{server.url}/_sandbox/requests", timeout=5).json() if "interactions" in p]
-    assert len(sent) == 1
+    # No retry: at most the first request of each of the 4 parallel windows, each once.
+    assert 1 <= len(sent) <= 4
+    assert len(set(sent)) == len(sent)
 
 
 def test_secrets_never_appear_in_output_or_logs(sandbox, tmp_path) -> None:

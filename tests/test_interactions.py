@@ -37,8 +37,8 @@ def _naive_walk_losses(truth: list[dict], customer: int, limit: int) -> set[int]
 
 
 def test_full_sync_emits_every_interaction_once_with_faults_on(sandbox) -> None:
-    server = sandbox(scale=10_500, faults="all", every=2)
-    run = run_tap(liine_config(server.url))
+    server = sandbox(scale=10_500, faults="all", every=3)
+    run = run_tap(liine_config(server.url, max_retries=10))
 
     truth = liine_truth(server.url)
     ids = run.ids("interactions")
@@ -101,7 +101,8 @@ def test_crowded_second_beyond_narrowing_terminates_and_says_what_may_be_missing
 
 
 def test_token_renewed_before_expiry_and_after_a_401(sandbox) -> None:
-    server = sandbox(scale=3000, token_lifetime=0.6, latency_ms=40, faults="expire", every=3)
+    # Tokens live 1 s and every 7th request revokes the one in use, with 4 windows in flight.
+    server = sandbox(scale=3000, token_lifetime=1.0, latency_ms=40, faults="expire", every=7)
     run = run_tap(liine_config(server.url, page_size=200))
 
     assert set(run.ids("interactions")) == {r["id"] for r in liine_truth(server.url)}

@@ -7,9 +7,11 @@ import threading
 import typing as t
 
 from tap_liine.client import LiineBaseStream, parse_datetime
+from tap_liine.concurrency import batched, in_order
 from tap_liine.pagination import Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE
+from tap_liine.windows import Backfill, day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -43,7 +45,36 @@ class InteractionsStream(LiineBaseStream):
         return tuple(self.config.get("interaction_types") or INTERACTION_TYPES)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        self._local.where = f"customer {context['customer_id'] if context else '?'}"
+        if context is None:
+            return
+        state = self.get_context_state(context)
+        backfill = Backfill(state)
+        if state.get("replication_key_value") and not backfill.in_progress:
+            # Incremental: one walk over everything updated since the bookmark.
+            yield from self._walk(context)
+            return
+        # First run, or a backfill a killed run left unfinished: windows, oldest first,
+        # several at a time; progress saved after each window, in order.
+        backfill.begin(dt.datetime.now(dt.timezone.utc))
+        last_day = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)  # local dates may run ahead of UTC
+        first_day = backfill.resume_from(self._start_date())
+        windows = day_windows(first_day, last_day, int(self.config.get("window_days", 30)))
+        workers = self._tap.workers  # type: ignore[attr-defined]
+        for window, pages in in_order(
+            windows, lambda w: batched(self._walk({**context, "window": w})), workers=workers
+        ):
+            for page in pages:
+                yield from page
+            backfill.window_done(window)
+            self.emit_state()
+        backfill.finish()
+
+    def _walk(self, context: Context) -> t.Iterable[dict[str, t.Any]]:
+        """Every page of one query (a window, or the incremental query), in this thread."""
+        window = context.get("window")
+        self._local.where = f"customer {context['customer_id']}" + (
+            f", window {window.first}..{window.last}" if window else ""
+        )
         yield from super().get_records(context)
 
     def get_new_paginator(self) -> TieSafeCursorPaginator:
@@ -62,7 +93,10 @@ class InteractionsStream(LiineBaseStream):
         params: dict[str, t.Any] = dict(self.config.get("interaction_filters") or {})
         params["customer_id"] = context["customer_id"]
         params["limit"] = cursor.limit or self.config.get("page_size", MAX_PAGE_SIZE)
-        params["start_date"] = self._start_date().isoformat()
+        window = context.get("window")
+        params["start_date"] = (window.first if window else self._start_date()).isoformat()
+        if window:
+            params["end_date"] = window.last.isoformat()
         updated_since = self.rewound_bookmark(context)
         if updated_since is not None:
             params["updated_date"] = updated_since.date().isoformat()

@@ -14,8 +14,10 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.client import LiineBaseStream, parse_datetime
+from tap_liine.concurrency import in_order
 from tap_liine.pagination import ListPagesPaginator
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
+from tap_liine.windows import Backfill, Window, day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -82,11 +84,44 @@ class InteractlyStream(LiineBaseStream):
         self._local.paginator.accept(body)
         yield body
 
-    def first_day(self, context: Context) -> dt.date:
-        """start_date's day on a first run; else the bookmark's day less the lookback."""
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Windows oldest first, several at a time; a STATE after each, in order.
+
+        A first run (or one a killed run left unfinished) resumes after the last window
+        done; later runs start `statistics_lookback_days` before the bookmark.
+        """
+        if context is None:
+            return
+        state = self.get_context_state(context)
+        backfill = Backfill(state)
         start = parse_datetime(self.config["start_date"]).astimezone(UTC).date()
-        since = self.rewound_bookmark(context, "statistics_lookback_days")
-        return start if since is None else max(start, since.astimezone(UTC).date())
+        if state.get("replication_key_value") and not backfill.in_progress:
+            since = self.rewound_bookmark(context, "statistics_lookback_days")
+            first = max(start, since.astimezone(UTC).date()) if since else start
+        else:
+            backfill.begin(dt.datetime.now(UTC))
+            first = backfill.resume_from(start)
+        windows = day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
+        workers = self._tap.workers  # type: ignore[attr-defined]
+        for window, rows in in_order(windows, lambda w: self.rows_for(context, w), workers=workers):
+            yield from rows
+            if backfill.in_progress:
+                backfill.window_done(window)
+            self.emit_state()
+        backfill.finish()
+
+    @property
+    def window_days(self) -> int:
+        return int(self.config.get("window_days", 30))
+
+    def rows_for(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+        raise NotImplementedError
+
+    def pages(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+        """Every page of the dashboard for these whole UTC days."""
+        start = self.day_start(window.first)
+        end = self.day_start(window.last) + dt.timedelta(days=1, milliseconds=-1)
+        return list(self.request_records({**context, "window_start": start, "window_end": end}))
 
     @staticmethod
     def day_start(day: dt.date) -> dt.datetime:
@@ -107,20 +142,17 @@ class AppointmentStatisticsStream(InteractlyStream):
     schema = STATISTICS
     paged_lists = BREAKDOWNS
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if context is None:
-            return
-        day, today = self.first_day(context), dt.datetime.now(UTC).date()
-        while day <= today:
-            start = self.day_start(day)
-            window = {**context, "window_start": start, "window_end": start + dt.timedelta(days=1, milliseconds=-1)}
-            pages = list(self.request_records(window))
-            row = self.keys(context, day)
-            row["total"] = pages[0]["overview"].get("total") if pages else 0
-            for name in BREAKDOWNS:
-                row[name] = [item for page in pages for item in page.get(name) or []]
-            yield row
-            day += dt.timedelta(days=1)
+    @property
+    def window_days(self) -> int:
+        return 1  # the breakdowns are asked for day by day
+
+    def rows_for(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
+        pages = self.pages(context, window)
+        row = self.keys(context, window.first)
+        row["total"] = pages[0]["overview"].get("total") if pages else 0
+        for name in BREAKDOWNS:
+            row[name] = [item for page in pages for item in page.get(name) or []]
+        return [row]
 
 
 class AppointmentTrendsStream(InteractlyStream):
@@ -130,17 +162,15 @@ class AppointmentTrendsStream(InteractlyStream):
     schema = TRENDS
     paged_lists = ("trends",)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if context is None:
-            return
-        now = dt.datetime.now(UTC)
-        window = {**context, "window_start": self.day_start(self.first_day(context)), "window_end": now}
+    def rows_for(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
         by_day: dict[dt.date, list[int]] = {}
-        for page in self.request_records(window):
+        for page in self.pages(context, window):
             for trend in page.get("trends") or []:
                 # One row per UTC day: entries the API may split a day into are added up.
                 counts = by_day.setdefault(parse_datetime(trend["_id"]).astimezone(UTC).date(), [0, 0])
                 counts[0] += trend.get("successful") or 0
                 counts[1] += trend.get("failed") or 0
-        for day, (successful, failed) in sorted(by_day.items()):
-            yield {**self.keys(context, day), "successful": successful, "failed": failed}
+        return [
+            {**self.keys(context, day), "successful": successful, "failed": failed}
+            for day, (successful, failed) in sorted(by_day.items())
+        ]
