@@ -116,6 +116,11 @@ class SandboxServer:
         self.latency_ms = latency_ms
         self.faults = faults or FaultSchedule()
         self.request_log: list[tuple[str, str]] = []
+        # (arrival, path, status) of every API request, and the most handled at once.
+        self.timeline: list[tuple[float, str, int]] = []
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        self._flight_lock = threading.Lock()
         self._routes: list[tuple[str, str, Handler]] = []
         for api in self.apis:
             self._routes.extend(api.routes())
@@ -168,6 +173,10 @@ class SandboxServer:
             return Response.json(200, self.faults.injected)
         if name == "requests":
             return Response.json(200, [list(r) for r in self.request_log])
+        if name == "timeline":
+            return Response.json(
+                200, {"requests": [list(r) for r in self.timeline], "peak_in_flight": self.peak_in_flight}
+            )
         for api in self.apis:
             answer = api.admin(name, request)
             if answer is not None:
@@ -199,16 +208,31 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 self._send(server.admin(request))
                 return
             server.request_log.append((request.method, self.path))
+            arrived = time.monotonic()
+            with server._flight_lock:
+                server.in_flight += 1
+                server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+            try:
+                response = self._answer(request)
+            finally:
+                with server._flight_lock:
+                    server.in_flight -= 1
+            server.timeline.append((arrived, request.path, response.status if response else 0))
+            if response is None:
+                self._reset()
+            else:
+                self._send(response)
+
+        def _answer(self, request: Request) -> Response | None:
+            """The API's response, faults applied; None for a connection reset."""
             if server.latency_ms:
                 time.sleep(server.latency_ms / 1000)
             handler = server.route(request.method, request.path)
             if handler is None:
-                self._send(Response.json(404, {"detail": "Not found."}))
-                return
+                return Response.json(404, {"detail": "Not found."})
             fault = server.faults.next_fault()
             if fault == "reset":
-                self._reset()
-                return
+                return None
             request.revoke_token = fault == "expire"
             try:
                 response = handler(request)
@@ -216,7 +240,7 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 response = Response.json(401, {"detail": "Token expired."})
             if fault and fault != "expire":
                 response = _faulty(fault, response, server.faults.retry_after)
-            self._send(response)
+            return response
 
         def _reset(self) -> None:
             # SO_LINGER 0 makes close() send RST: the client sees a connection reset.
