@@ -43,10 +43,12 @@ test: lint unit
 demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python scripts/demo.py
 
-# Throughput (a)-(d) at 200,000 interactions, then peak RSS at 10k and 1M (a few minutes).
+# Throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential vs concurrent
+# with 150 ms per response (about ten minutes).
 bench: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
+	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
 
 # A sandbox of all three APIs on http://127.0.0.1:8765 (Ctrl-C stops it).
 sandbox: $(STAMP)

@@ -146,6 +146,30 @@ def throughput(scale: int, repeat: int, meltano: bool) -> None:
         print(f"ratio (c)/(b), medians: {c['median'] / b['median']:.2f}")
 
 
+def latency(latency_ms: float, scale: int, window_days: int, repeat: int) -> None:
+    """Sequential against concurrent on the same sandbox, with `latency_ms` added to every response."""
+    print(
+        f"\n{scale:,} interactions, 3 customers x 1 year, {latency_ms:.0f} ms per response, windows of {window_days} days"
+    )
+    with tempfile.TemporaryDirectory() as tmp, sandbox(scale, latency_ms) as url:
+        folder = Path(tmp)
+        times = {}
+        for workers in (1, 4):
+            # The sandbox's year of data ends on 2026-11-01: one year of windows, up to today.
+            config = tap_config(
+                url, folder, window_days=window_days, max_parallel_requests=workers, start_date="2025-11-01T00:00:00Z"
+            )
+            runs = [tap_run(config, folder / f"tap{workers}.jsonl") for _ in range(repeat)]
+            times[workers] = statistics.median(r.wall for r in runs)
+            print(
+                f"  max_parallel_requests={workers}: {times[workers]:6.2f} s (median of {repeat}), {count_records(folder / f'tap{workers}.jsonl'):,} records"
+            )
+        assert (folder / "tap1.jsonl").read_bytes().count(b'"RECORD"') == (folder / "tap4.jsonl").read_bytes().count(
+            b'"RECORD"'
+        )
+        print(f"  speed-up: {times[1] / times[4]:.1f}x")
+
+
 def memory(scales: list[int]) -> None:
     print("\nPeak RSS of tap-liine by number of interactions")
     for scale in scales:
@@ -162,8 +186,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--meltano", action="store_true", help="also time meltano run tap-liine target-jsonl")
     parser.add_argument("--memory", default="", help="comma-separated scales for the memory check, e.g. 10000,1000000")
+    parser.add_argument("--latency", type=float, default=0.0, help="ms per response: time sequential vs concurrent")
+    parser.add_argument("--window-days", type=int, default=7, help="backfill window for --latency")
     args = parser.parse_args()
-    if args.memory:
+    if args.latency:
+        latency(args.latency, args.scale, args.window_days, args.repeat)
+    elif args.memory:
         memory([int(s) for s in args.memory.split(",")])
     else:
         throughput(args.scale, args.repeat, args.meltano)
