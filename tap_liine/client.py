@@ -20,6 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_liine.auth import ExchangedTokenAuthenticator
+from tap_liine.concurrency import PartitionPipeline, batched
 from tap_liine.conform import BooleanConformer
 from tap_liine.errors import api_message
 
@@ -125,9 +126,47 @@ class LiineBaseStream(RESTStream[t.Any]):
         RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """This partition's tasks (windows, days, one walk), fetched ahead on worker threads
+        together with those of the partitions after it, emitted in order, each followed by
+        `task_done` (a STATE), then `partition_done`."""
         if context is None:  # no partition at all: this source is not configured
             return
-        yield from super().get_records(context)
+        pipeline = self._pipeline
+        if pipeline is None or dict(context) not in pipeline.contexts:
+            pipeline = self._start_pipeline(dict(context))
+        for task, batches in pipeline.take(dict(context)):
+            for batch in batches:
+                yield from batch
+            self.task_done(context, task)
+        self.partition_done(context)
+
+    _pipeline: PartitionPipeline[t.Any] | None = None
+
+    def _start_pipeline(self, context: dict[str, t.Any]) -> PartitionPipeline[t.Any]:
+        if self._pipeline is not None:
+            self._pipeline.close()
+        partitions = [dict(p) for p in (self.partitions or [])]
+        later = partitions[partitions.index(context) :] if context in partitions else [context]
+        self._pipeline = PartitionPipeline(
+            [(p, self.plan(p)) for p in later],
+            lambda p, task: batched(self.fetch(p, task)),
+            workers=self._tap.workers,  # type: ignore[attr-defined]
+        )
+        return self._pipeline
+
+    def plan(self, context: Context) -> list[t.Any]:  # noqa: ARG002
+        """The tasks of one partition, in order. Default: one walk over all its pages."""
+        return [None]
+
+    def fetch(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
+        """The records of one task; runs on a worker thread."""
+        return self.request_records(context)
+
+    def task_done(self, context: Context, task: t.Any) -> None:
+        """After a task's records are out (main thread): save progress."""
+
+    def partition_done(self, context: Context) -> None:
+        """After the partition's last task."""
 
     @property
     def authenticator(self) -> APIAuthenticatorBase:

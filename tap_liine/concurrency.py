@@ -60,7 +60,7 @@ def in_order(
     *,
     workers: int,
     buffer: int = 4,
-) -> t.Iterator[tuple[T, t.Iterator[R]]]:
+) -> t.Generator[tuple[T, t.Iterator[R]], None, None]:
     """(task, its results) in task order; up to `workers` tasks are produced concurrently.
 
     Each result iterator must be consumed before the next pair is asked for. An error in a
@@ -121,3 +121,40 @@ def batched(items: t.Iterable[R], size: int = 500) -> t.Iterator[list[R]]:
             batch = []
     if batch:
         yield batch
+
+
+class PartitionPipeline(t.Generic[T]):
+    """One `in_order` run over the tasks of every partition of a stream.
+
+    The SDK syncs partitions one after another; this lets workers run ahead into the next
+    partitions (other customers, locations, integrations) while the current one is being
+    emitted, without changing what is emitted or when its STATE is written.
+    """
+
+    def __init__(
+        self,
+        plans: list[tuple[dict[str, t.Any], list[T]]],
+        produce: t.Callable[[dict[str, t.Any], T], t.Iterable[t.Any]],
+        *,
+        workers: int,
+    ) -> None:
+        tasks = [(context, task) for context, partition_tasks in plans for task in partition_tasks]
+        self.contexts = [context for context, _ in plans]
+        self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers)
+        self._ahead: tuple[tuple[dict[str, t.Any], T], t.Iterator[t.Any]] | None = None
+
+    def take(self, context: dict[str, t.Any]) -> t.Iterator[tuple[T, t.Iterator[t.Any]]]:
+        """The tasks of `context`'s partition, in order, with their results."""
+        while True:
+            if self._ahead is None:
+                self._ahead = next(self._ordered, None)
+                if self._ahead is None:
+                    return
+            (owner, task), results = self._ahead
+            if owner != context:
+                return
+            self._ahead = None
+            yield task, results
+
+    def close(self) -> None:
+        self._ordered.close()

@@ -204,3 +204,27 @@ def test_requests_per_second_are_capped(sandbox) -> None:
     assert len(arrivals) > 30
     per_second = collections.Counter(int((a - arrivals[0]) // 1) for a in arrivals)
     assert max(per_second.values()) <= 21
+
+
+def test_locations_are_fetched_side_by_side_with_the_same_output(sandbox) -> None:
+    from tap_liine.sandbox.conversations import ConversationsApi
+
+    server = sandbox(
+        scale=10, customers=[1], latency_ms=25, extra_apis=[ConversationsApi(conversations_per_location=120)]
+    )
+    config = {
+        "start_date": "2024-01-01T00:00:00Z",
+        "conversations_api_url": server.url,
+        "conversations_api_key": "demo-conversations-key",
+        "conversations_subdomain": "bright-smiles",
+        "conversations_location_ids": ["3001", "3002"],
+        "conversations_page_size": 10,
+        "retry_wait_seconds": 0.01,
+    }
+    concurrent = run_tap({**config, "max_parallel_requests": 4})
+    peak = requests.get(f"{server.url}/_sandbox/timeline", timeout=5).json()["peak_in_flight"]
+    assert peak == 2  # each location pages one after another; the two locations side by side
+    sequential = run_tap({**config, "max_parallel_requests": 1})
+    for stream in ("conversations", "conversation_messages"):
+        assert concurrent.ids(stream) == sequential.ids(stream)
+    assert len(concurrent.ids("conversations")) == 240

@@ -7,11 +7,10 @@ import threading
 import typing as t
 
 from tap_liine.client import LiineBaseStream, parse_datetime
-from tap_liine.concurrency import batched, in_order
 from tap_liine.pagination import Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE
-from tap_liine.windows import Backfill, day_windows
+from tap_liine.windows import Backfill, Window, day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -44,38 +43,30 @@ class InteractionsStream(LiineBaseStream):
     def types(self) -> tuple[str, ...]:
         return tuple(self.config.get("interaction_types") or INTERACTION_TYPES)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        if context is None:
-            return
+    def plan(self, context: Context) -> list[Window | None]:
         state = self.get_context_state(context)
         backfill = Backfill(state)
         if state.get("replication_key_value") and not backfill.in_progress:
-            # Incremental: one walk over everything updated since the bookmark.
-            yield from self._walk(context)
-            return
-        # First run, or a backfill a killed run left unfinished: windows, oldest first,
-        # several at a time; progress saved after each window, in order.
+            return [None]  # incremental: one walk over everything updated since the bookmark
+        # First run, or a backfill a killed run left unfinished: windows, oldest first.
         backfill.begin(dt.datetime.now(dt.timezone.utc))
         last_day = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)  # local dates may run ahead of UTC
         first_day = backfill.resume_from(self._start_date())
-        windows = day_windows(first_day, last_day, int(self.config.get("window_days", 30)))
-        workers = self._tap.workers  # type: ignore[attr-defined]
-        for window, pages in in_order(
-            windows, lambda w: batched(self._walk({**context, "window": w})), workers=workers
-        ):
-            for page in pages:
-                yield from page
-            backfill.window_done(window)
-            self.emit_state()
-        backfill.finish()
+        return list(day_windows(first_day, last_day, int(self.config.get("window_days", 30))))
 
-    def _walk(self, context: Context) -> t.Iterable[dict[str, t.Any]]:
-        """Every page of one query (a window, or the incremental query), in this thread."""
-        window = context.get("window")
+    def fetch(self, context: Context, task: Window | None) -> t.Iterable[dict[str, t.Any]]:
         self._local.where = f"customer {context['customer_id']}" + (
-            f", window {window.first}..{window.last}" if window else ""
+            f", window {task.first}..{task.last}" if task else ""
         )
-        yield from super().get_records(context)
+        return self.request_records({**context, "window": task} if task else context)
+
+    def task_done(self, context: Context, task: Window | None) -> None:
+        if task is not None:
+            Backfill(self.get_context_state(context)).window_done(task)
+            self.emit_state()
+
+    def partition_done(self, context: Context) -> None:
+        Backfill(self.get_context_state(context)).finish()
 
     def get_new_paginator(self) -> TieSafeCursorPaginator:
         paginator = TieSafeCursorPaginator(

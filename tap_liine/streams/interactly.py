@@ -14,7 +14,6 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.client import LiineBaseStream, parse_datetime
-from tap_liine.concurrency import in_order
 from tap_liine.pagination import ListPagesPaginator
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
 from tap_liine.windows import Backfill, Window, day_windows
@@ -84,14 +83,9 @@ class InteractlyStream(LiineBaseStream):
         self._local.paginator.accept(body)
         yield body
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Windows oldest first, several at a time; a STATE after each, in order.
-
-        A first run (or one a killed run left unfinished) resumes after the last window
-        done; later runs start `statistics_lookback_days` before the bookmark.
-        """
-        if context is None:
-            return
+    def plan(self, context: Context) -> list[Window]:
+        """Windows oldest first. A first run (or one a killed run left unfinished) resumes
+        after the last window done; later runs start `statistics_lookback_days` before the bookmark."""
         state = self.get_context_state(context)
         backfill = Backfill(state)
         start = parse_datetime(self.config["start_date"]).astimezone(UTC).date()
@@ -101,14 +95,19 @@ class InteractlyStream(LiineBaseStream):
         else:
             backfill.begin(dt.datetime.now(UTC))
             first = backfill.resume_from(start)
-        windows = day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
-        workers = self._tap.workers  # type: ignore[attr-defined]
-        for window, rows in in_order(windows, lambda w: self.rows_for(context, w), workers=workers):
-            yield from rows
-            if backfill.in_progress:
-                backfill.window_done(window)
-            self.emit_state()
-        backfill.finish()
+        return day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
+
+    def fetch(self, context: Context, task: Window) -> t.Iterable[dict[str, t.Any]]:
+        return self.rows_for(context, task)
+
+    def task_done(self, context: Context, task: Window) -> None:
+        backfill = Backfill(self.get_context_state(context))
+        if backfill.in_progress:
+            backfill.window_done(task)
+        self.emit_state()
+
+    def partition_done(self, context: Context) -> None:
+        Backfill(self.get_context_state(context)).finish()
 
     @property
     def window_days(self) -> int:
