@@ -59,7 +59,7 @@ def in_order(
     produce: t.Callable[[T], t.Iterable[R]],
     *,
     workers: int,
-    buffer: int = 4,
+    buffer: int = 2,
 ) -> t.Generator[tuple[T, t.Iterator[R]], None, None]:
     """(task, its results) in task order; up to `workers` tasks are produced concurrently.
 

@@ -92,3 +92,18 @@ def liine_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
     }
     config.update(overrides)
     return config
+
+
+def all_sources_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
+    """The three sources of one sandbox, with its demo credentials."""
+    return liine_config(
+        url,
+        conversations_api_url=url,
+        conversations_api_key="demo-conversations-key",
+        conversations_subdomain="bright-smiles",
+        conversations_location_ids=["3001", "3002"],
+        interactly_api_url=url,
+        interactly_api_key="demo-interactly-key",
+        interactly_integration_ids=["5eb7cf5a86d9755df3a6c593"],
+        **overrides,
+    )

@@ -17,7 +17,7 @@ from tap_liine.client import LiineBaseStream
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.tap import TapLiine
-from tests.helpers import liine_config, run_tap
+from tests.helpers import all_sources_config, run_tap
 
 
 def _exact(value):
@@ -41,18 +41,7 @@ def _canonical(run) -> list:
 def test_lean_output_equals_straightforward_output(sandbox, monkeypatch) -> None:
     conversations = ConversationsApi(conversations_per_location=40)
     server = sandbox(scale=3000, quirks=True, extra_apis=[conversations, InteractlyApi(days=20)])
-    config = liine_config(
-        server.url,
-        page_size=300,
-        start_date="2026-10-20T00:00:00Z",
-        conversations_api_url=server.url,
-        conversations_api_key="demo-conversations-key",
-        conversations_subdomain="bright-smiles",
-        conversations_location_ids=["3001", "3002"],
-        interactly_api_url=server.url,
-        interactly_api_key="demo-interactly-key",
-        interactly_integration_ids=["5eb7cf5a86d9755df3a6c593"],
-    )
+    config = all_sources_config(server.url, page_size=300, start_date="2026-10-20T00:00:00Z")
 
     lean = run_tap(config)
 

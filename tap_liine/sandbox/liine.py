@@ -487,24 +487,22 @@ class _InteractionQuery:
 
 
 def _parse_day(request: Request, name: str) -> int | None:
+    return _parse_moment(request, name, DATE_FORMAT, "YYYY-MM-DD")
+
+
+def _parse_cursor(request: Request) -> int | None:
+    return _parse_moment(request, "pagination_timestamp", CURSOR_FORMAT, "YYYY-MM-DDTHH:MM:SSZ")
+
+
+def _parse_moment(request: Request, name: str, layout: str, shown: str) -> int | None:
+    """A parameter in the document's exact format, as epoch seconds; a 400 otherwise."""
     raw = request.one(name)
     if raw is None:
         return None
     try:
-        day = dt.datetime.strptime(raw, DATE_FORMAT).replace(tzinfo=UTC)
+        moment = dt.datetime.strptime(raw, layout).replace(tzinfo=UTC)
     except ValueError:
-        raise BadRequest(f"{name}: Format must be YYYY-MM-DD, got {raw!r}.") from None
-    return int(day.timestamp())
-
-
-def _parse_cursor(request: Request) -> int | None:
-    raw = request.one("pagination_timestamp")
-    if raw is None:
-        return None
-    try:
-        moment = dt.datetime.strptime(raw, CURSOR_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        raise BadRequest(f"pagination_timestamp: Format must be YYYY-MM-DDTHH:MM:SSZ, got {raw!r}.") from None
+        raise BadRequest(f"{name}: Format must be {shown}, got {raw!r}.") from None
     return int(moment.timestamp())
 
 
