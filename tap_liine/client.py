@@ -53,7 +53,7 @@ class RateLimited(RetriableAPIError):
 
 
 class UnauthorizedRetry(RetriableAPIError):
-    """A 401 on a token we had: log in again and retry once."""
+    """A 401 on a token we had: log in again and retry (at most MAX_RELOGINS times)."""
 
 
 class LiineBaseStream(RESTStream[t.Any]):
@@ -63,7 +63,7 @@ class LiineBaseStream(RESTStream[t.Any]):
       (e.g. truncated) body is then a retriable error like a 5xx, and `parse_response`
       and the paginator read the decoded value from `response.decoded`.
     - 429 waits for Retry-After; 5xx, timeouts, resets and unreadable bodies back off
-      exponentially; a 401 logs in again once; other 4xx fail at once with the API's words.
+      exponentially; a 401 logs in again; other 4xx fail at once with the API's words.
     """
 
     # Set by subclasses: "Liine", "Conversations", "Interactly"
@@ -89,10 +89,7 @@ class LiineBaseStream(RESTStream[t.Any]):
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
         # As the SDK's, but without its per-record copy for deselected properties when none
         # is deselected (that copy is the largest cost left once conformance is lean).
-        if not self._everything_selected:
-            yield from super()._generate_record_messages(record)
-            return
-        if self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+        if not self._everything_selected or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
             yield from super()._generate_record_messages(record)
             return
         extracted = utc_now()
@@ -132,7 +129,8 @@ class LiineBaseStream(RESTStream[t.Any]):
         if context is None:  # no partition at all: this source is not configured
             return
         pipeline = self._pipeline
-        if pipeline is None or dict(context) not in pipeline.contexts:
+        if pipeline is None or pipeline.next_partition != dict(context):
+            # First partition, or the SDK asks out of the planned order: plan from here.
             pipeline = self._start_pipeline(dict(context))
         for task, batches in pipeline.take(dict(context)):
             for batch in batches:

@@ -139,12 +139,17 @@ class PartitionPipeline(t.Generic[T]):
         workers: int,
     ) -> None:
         tasks = [(context, task) for context, partition_tasks in plans for task in partition_tasks]
-        self.contexts = [context for context, _ in plans]
+        self._remaining = collections.deque(context for context, _ in plans)
         self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers)
         self._ahead: tuple[tuple[dict[str, t.Any], T], t.Iterator[t.Any]] | None = None
 
+    @property
+    def next_partition(self) -> dict[str, t.Any] | None:
+        return self._remaining[0] if self._remaining else None
+
     def take(self, context: dict[str, t.Any]) -> t.Iterator[tuple[T, t.Iterator[t.Any]]]:
-        """The tasks of `context`'s partition, in order, with their results."""
+        """The tasks of `context`'s partition (the next one), in order, with their results."""
+        self._remaining.popleft()
         while True:
             if self._ahead is None:
                 self._ahead = next(self._ordered, None)

@@ -228,3 +228,15 @@ def test_locations_are_fetched_side_by_side_with_the_same_output(sandbox) -> Non
     for stream in ("conversations", "conversation_messages"):
         assert concurrent.ids(stream) == sequential.ids(stream)
     assert len(concurrent.ids("conversations")) == 240
+
+
+def test_partitions_asked_out_of_order_or_twice_still_get_their_records(sandbox) -> None:
+    from tap_liine.tap import TapLiine
+
+    server = sandbox(scale=900)
+    truth = collections.defaultdict(set)
+    for row in liine_truth(server.url):
+        truth[row["customer_id"]].add(row["id"])
+    stream = TapLiine(config=liine_config(server.url, window_days=60)).streams["interactions"]
+    for customer in (202, 101, 101, 303):
+        assert {r["id"] for r in stream.get_records({"customer_id": customer})} == truth[customer]
