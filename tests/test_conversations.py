@@ -22,6 +22,8 @@ def conversations_config(url: str, **overrides) -> dict:
         "conversations_subdomain": "bright-smiles",
         "conversations_location_ids": ["3001", "3002"],
         "retry_wait_seconds": 0.01,
+        # A try needs a login and a page to get through the sandbox's dense fault schedule.
+        "max_retries": 15,
         **overrides,
     }
 
@@ -43,8 +45,8 @@ def _start(sandbox, **options):
 
 
 def test_every_conversation_and_message_once_with_capped_pages_faults_and_expiring_tokens(sandbox) -> None:
-    server = _start(sandbox, max_per_page=30, token_lifetime=0.5, faults="all", every=3, latency_ms=10)
-    run = run_tap(conversations_config(server.url))  # asks for 100 per page; the server gives 30
+    server = _start(sandbox, max_per_page=10, token_lifetime=0.5, faults="all", every=5, latency_ms=30)
+    run = run_tap(conversations_config(server.url))  # asks for 100 per page; the server gives 10
 
     conversations, messages = truth(server.url)
     assert len(conversations) == 300 and len(messages) > 2000

@@ -23,6 +23,7 @@ def interactly_config(url: str, **overrides) -> dict:
         "interactly_api_key": KEY,
         "interactly_integration_ids": INTEGRATIONS,
         "retry_wait_seconds": 0.01,
+        "max_retries": 10,  # the sandbox's fault schedule is far denser than a real API's
         **overrides,
     }
 
