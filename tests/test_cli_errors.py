@@ -94,8 +94,8 @@ def test_other_4xx_fails_at_once_with_the_apis_words(sandbox, tmp_path) -> None:
 
 def test_secrets_never_appear_in_output_or_logs(sandbox, tmp_path) -> None:
     # Faults on (truncated login answers included), tokens expiring and revoked, two sources.
-    conversations = ConversationsApi(api_key="ck-Very-Secret-Key", token_lifetime=1.0, conversations_per_location=60)
-    server = sandbox(scale=3000, faults="all", every=5, token_lifetime=1.0, latency_ms=20, extra_apis=[conversations])
+    conversations = ConversationsApi(api_key="ck-Very-Secret-Key", token_lifetime=0.3, conversations_per_location=60)
+    server = sandbox(scale=3000, faults="all", every=5, token_lifetime=0.3, latency_ms=20, extra_apis=[conversations])
     server.apis[0].password = "S3cret-Pa55word"
     config = liine_config(
         server.url,
