@@ -6,7 +6,10 @@ import typing as t
 
 import pytest
 
+from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
 
 
@@ -15,15 +18,24 @@ def sandbox() -> t.Iterator[t.Callable[..., SandboxServer]]:
     """Start a sandbox with the given options; every one started is stopped after the test.
 
     Options: `faults` ("all", "none" or a list of kinds), `every`, `retry_after`,
-    `latency_ms`, and LiineApi's own (scale, customers, tie_rate, ...).
+    `latency_ms`, `readings` ({question: choice}, for every API), `conversations` and
+    `interactly` (options of those APIs, which are then served too), `extra_apis`, and
+    LiineApi's own (scale, customers, tie_rate, ...).
     """
     started: list[SandboxServer] = []
 
     def start(*, faults: str = "none", every: int = 5, retry_after: int = 0, latency_ms: float = 0.0,
-              extra_apis: t.Sequence[t.Any] = (), **liine: t.Any) -> SandboxServer:  # fmt: skip
-        apis = [LiineApi(**liine), *extra_apis]
+              readings: t.Mapping[str, str] | None = None, conversations: dict[str, t.Any] | None = None,
+              interactly: dict[str, t.Any] | None = None, extra_apis: t.Sequence[t.Any] = (),
+              **liine: t.Any) -> SandboxServer:  # fmt: skip
+        chosen = Readings(readings)
+        apis: list[t.Any] = [LiineApi(readings=chosen, **liine)]
+        if conversations is not None:
+            apis.append(ConversationsApi(readings=chosen, **conversations))
+        if interactly is not None:
+            apis.append(InteractlyApi(readings=chosen, **interactly))
         schedule = FaultSchedule(kinds=parse_faults(faults), every=every, retry_after=retry_after)
-        server = SandboxServer(apis, latency_ms=latency_ms, faults=schedule).start()
+        server = SandboxServer([*apis, *extra_apis], latency_ms=latency_ms, faults=schedule, readings=chosen).start()
         started.append(server)
         return server
 

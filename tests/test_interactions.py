@@ -57,7 +57,9 @@ def test_full_sync_emits_every_interaction_once_with_faults_on(sandbox) -> None:
 
 @pytest.mark.parametrize("envelope_timestamp", ["last", "first"])
 def test_ties_at_page_boundaries_lose_nothing_whatever_pagination_timestamp_means(sandbox, envelope_timestamp) -> None:
-    server = sandbox(scale=900, customers=[101], tie_rate=0.6, envelope_timestamp=envelope_timestamp)
+    server = sandbox(
+        scale=900, customers=[101], tie_rate=0.6, readings={"liine.pagination_timestamp": envelope_timestamp}
+    )
     truth = liine_truth(server.url)
     # The data has teeth: paging by the oldest start_time alone would lose interactions here.
     assert _naive_walk_losses(truth, 101, limit=7)

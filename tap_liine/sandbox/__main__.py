@@ -11,6 +11,7 @@ import typing as t
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.readings import Readings, table
 from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, SandboxServer, parse_faults
 
 
@@ -31,10 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--locations", default="3001,3002", help="conversation location ids")
     parser.add_argument("--conversations", type=int, default=150, help="conversations per location")
     parser.add_argument("--statistics-days", type=int, default=120, help="days of Interactly appointments")
+    parser.add_argument(
+        "--reading",
+        action="append",
+        default=[],
+        metavar="QUESTION=CHOICE",
+        help="answer an open question of the API documents one way (repeatable); see --list-readings",
+    )
+    parser.add_argument("--list-readings", action="store_true", help="print the questions and their readings")
     return parser
 
 
 def build_server(args: argparse.Namespace) -> SandboxServer:
+    readings = Readings.parse(args.reading)
     apis: list[t.Any] = [
         LiineApi(
             customers=[int(c) for c in args.customers.split(",")],
@@ -43,21 +53,28 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
             days=args.days,
             tie_burst=args.tie_burst,
             token_lifetime=args.token_lifetime,
+            readings=readings,
         ),
         ConversationsApi(
             locations=args.locations.split(","),
             conversations_per_location=args.conversations,
             seed=args.seed,
             token_lifetime=args.token_lifetime,
+            readings=readings,
         ),
-        InteractlyApi(days=args.statistics_days, seed=args.seed),
+        InteractlyApi(days=args.statistics_days, seed=args.seed, readings=readings),
     ]
     faults = FaultSchedule(kinds=parse_faults(args.faults), every=args.fault_every, retry_after=args.retry_after)
-    return SandboxServer(apis, host=args.host, port=args.port, latency_ms=args.latency_ms, faults=faults)
+    return SandboxServer(
+        apis, host=args.host, port=args.port, latency_ms=args.latency_ms, faults=faults, readings=readings
+    )
 
 
 def main(argv: t.Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.list_readings:
+        print(table())
+        return
     try:
         server = build_server(args)
     except (ValueError, OSError) as exc:

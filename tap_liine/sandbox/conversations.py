@@ -2,8 +2,10 @@
 
 `POST /authenticates` trades the API key (sent as `Authorization: <key>`) for a JWT-shaped
 bearer token; `GET /conversations` is scoped by `subdomain` and `location_id`, pages by
-number (`per_page` silently capped at 100) in ascending id order, and answers in the
-documented envelope: `code`, `description`, `error`, `data`, `count`.
+number (`per_page` silently capped) and answers in the documented envelope: `code`,
+`description`, `error`, `data`, `count`. What the document leaves open (the order, what
+`count` is, which messages come, whether rows change while a client pages) follows
+`readings` (see readings.py).
 """
 
 from __future__ import annotations
@@ -20,12 +22,16 @@ import typing as t
 import orjson
 import pendulum
 
-from tap_liine.sandbox.liine import ANCHOR, NAMES
+from tap_liine.sandbox.liine_data import ANCHOR, NAMES
+from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
 DEFAULT_PER_PAGE = 5
+LATEST_MESSAGES = 5  # `conversations.messages=latest-5`: what comes when `messages` is not sent
+CHURN = ("update", "delete", "create")
+CHURN_ROUNDS = 3  # `conversations.churn=while-paging`: three of each per location
 BODIES = ("Hi! Can I move my cleaning to Tuesday?", "Yes 👍", "", "Your appointment is confirmed ✅",
           "¿Aceptan seguro dental?", "Thanks!! 😊🦷", "Please call us at (919) 555-0100.")  # fmt: skip
 
@@ -44,6 +50,15 @@ class Conversation:
     messages: list[dict[str, t.Any]]
 
 
+# `conversations.order`: how a location's list is sorted.
+ORDERS: dict[str, t.Callable[[Conversation], t.Any]] = {
+    "id": lambda c: c.id,
+    "updated-asc": lambda c: (c.updated, c.id),
+    "updated-desc": lambda c: (-c.updated.timestamp(), -c.id),
+    "created": lambda c: (c.created, c.id),
+}
+
+
 class ConversationsApi:
     def __init__(
         self,
@@ -56,31 +71,42 @@ class ConversationsApi:
         api_key: str = "demo-conversations-key",
         token_lifetime: float = 3600.0,
         max_per_page: int = MAX_PER_PAGE,
+        readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.subdomain = subdomain
         self.locations = list(locations)
         self.api_key = api_key
         self.token_lifetime = token_lifetime
-        self.max_per_page = max_per_page
+        self.readings = readings if isinstance(readings, Readings) else Readings(readings)
+        self.max_per_page = min(max_per_page, int(self.readings["conversations.per_page"]))
+        # Conversations changed by `conversations.churn`, and the messages that came with the changes.
+        self.churned: dict[str, list[int]] = {"update": [], "delete": [], "create": [], "messages": []}
+        self._churn_left = {
+            location: list(CHURN) * CHURN_ROUNDS if self.readings["conversations.churn"] == "while-paging" else []
+            for location in self.locations
+        }
+        self._deleted: dict[int, list[int]] = {}  # conversation id -> its message ids
         self.tokens: dict[str, float] = {}
         self.logins = 0
         self._lock = threading.Lock()
         self._rng = random.Random(seed)
         self._next_message_id = 900_000
         self.conversations: dict[str, list[Conversation]] = {}
-        next_id = 5000
+        self._next_id = 5000
         for location in self.locations:
             items = []
             for _ in range(conversations_per_location):
-                items.append(self._new_conversation(next_id, location, max_messages))
-                next_id += 1
+                items.append(self._new_conversation(self._next_id, location, max_messages))
+                self._next_id += 1
             self.conversations[location] = items
 
     # ----- data ---------------------------------------------------------------------
 
-    def _new_conversation(self, conversation_id: int, location: str, max_messages: int) -> Conversation:
+    def _new_conversation(
+        self, conversation_id: int, location: str, max_messages: int, created: dt.datetime | None = None
+    ) -> Conversation:
         rng = self._rng
-        created = ANCHOR - dt.timedelta(seconds=rng.randint(3600, 300 * 86400))
+        created = created or ANCHOR - dt.timedelta(seconds=rng.randint(3600, 300 * 86400))
         first, last = rng.choice(NAMES).split(" ", 1)
         patient = {
             "id": 70_000 + conversation_id,
@@ -108,7 +134,7 @@ class ConversationsApi:
         moment = created
         for _ in range(rng.randint(0, max_messages)):
             moment += dt.timedelta(seconds=rng.randint(30, 4 * 86400))
-            if moment > ANCHOR:
+            if moment > max(ANCHOR, created):
                 break
             self._add_message(conversation, moment)
         return conversation
@@ -190,15 +216,47 @@ class ConversationsApi:
         if query.subdomain != self.subdomain or query.location_id not in self.conversations:
             # This API reports scope errors in the envelope, with a 200 status.
             return _envelope(200, None, "Institution or location not found", [f"location_id {query.location_id}"])
-        matching = [
-            c
-            for c in self.conversations[query.location_id]
-            if query.updated_since is None or c.updated >= query.updated_since
+        with self._lock:
+            if query.page >= 2 and self._churn_left[query.location_id]:
+                self._churn(query)
+            matching = [
+                c
+                for c in self.conversations[query.location_id]
+                if query.updated_since is None or c.updated >= query.updated_since
+            ]
+            matching.sort(key=ORDERS[self.readings["conversations.order"]])
+            page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
+            data = [self.conversation_body(c, self._messages_of(query, c)) for c in page]
+        count: t.Any = {"total": len(matching), "missing": None, "string": str(len(matching)), "page": len(page)}[
+            self.readings["conversations.count"]
         ]
-        matching.sort(key=lambda c: c.id)
-        page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
-        data = [self.conversation_body(c, query.messages_of(c)) for c in page]
-        return _envelope(200, data, "Conversations", [], count=len(matching))
+        envelope = _envelope(200, data, "Conversations", [], count=count)
+        if self.readings["conversations.numbers"] == "strings":
+            envelope.body = orjson.dumps(_stringified(orjson.loads(envelope.body)))
+        return envelope
+
+    def _messages_of(self, query: _ConversationQuery, conversation: Conversation) -> list[dict[str, t.Any]] | None:
+        latest = LATEST_MESSAGES if self.readings["conversations.messages"] == "latest-5" else None
+        return query.messages_of(conversation, default_latest=latest)
+
+    def _churn(self, query: _ConversationQuery) -> None:
+        """One change among the rows already served: rows behind it shift (a skipped or repeated row)."""
+        kind = self._churn_left[query.location_id].pop(0)
+        items = self.conversations[query.location_id]
+        served = sorted(items, key=ORDERS[self.readings["conversations.order"]])
+        target = served[min(len(served) - 1, (query.page - 2) * query.per_page + 1)]
+        now = dt.datetime.now(UTC)
+        if kind == "update":
+            self.churned["messages"].append(self._add_message(target, now)["id"])
+        elif kind == "delete":
+            items.remove(target)
+            self._deleted[target.id] = [m["id"] for m in target.messages]
+        else:
+            target = self._new_conversation(self._next_id, query.location_id, 0, created=now)
+            self._next_id += 1
+            self.churned["messages"].append(self._add_message(target, now)["id"])
+            items.append(target)
+        self.churned[kind].append(target.id)
 
     # ----- admin ----------------------------------------------------------------------------
 
@@ -221,7 +279,12 @@ class ConversationsApi:
             return Response.json(200, {"message_ids": added})
         if name == "conversations/stats":
             return Response.json(200, {"logins": self.logins})
+        if name == "conversations/churned":
+            return Response.json(200, {**self.churned, "deleted_messages": self._deleted})
         return None
+
+    def error_body(self, status: int, message: str) -> dict[str, t.Any]:  # noqa: ARG002
+        return {"code": False, "description": message, "error": [message], "data": None}
 
 
 @dataclasses.dataclass
@@ -257,15 +320,18 @@ class _ConversationQuery:
             messages_since=_moment(request, "messages_since"),
         )
 
-    def messages_of(self, conversation: Conversation) -> list[dict[str, t.Any]] | None:
+    def messages_of(self, conversation: Conversation, *, default_latest: int | None) -> list[dict[str, t.Any]] | None:
+        """The messages to include: those created since `messages_since`, the latest `messages` of them
+        (or `default_latest` when `messages` is not sent; None: all)."""
         if not self.include_messages:
             return None
         chosen = conversation.messages
         if self.messages_since is not None:
             since = _iso(self.messages_since)
             chosen = [m for m in chosen if m["created_at"] >= since]
-        if self.messages is not None:
-            chosen = chosen[-self.messages :] if self.messages else []
+        latest = self.messages if self.messages is not None else default_latest
+        if latest is not None:
+            chosen = chosen[-latest:] if latest else []
         return chosen
 
 
@@ -295,7 +361,7 @@ def _moment(request: Request, name: str) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _envelope(status: int, data: t.Any, description: str, errors: list[str], count: int | None = None) -> Response:
+def _envelope(status: int, data: t.Any, description: str, errors: list[str], count: t.Any = None) -> Response:
     payload: dict[str, t.Any] = {
         "code": bool(data is not None),
         "description": description,
@@ -305,6 +371,19 @@ def _envelope(status: int, data: t.Any, description: str, errors: list[str], cou
     if count is not None:
         payload["count"] = count
     return Response.json(status, payload)
+
+
+def _stringified(value: t.Any) -> t.Any:
+    """Every number and boolean as a JSON string, at any depth (the document's sample shows "<integer>")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _stringified(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stringified(v) for v in value]
+    return value
 
 
 def _b64(raw: bytes) -> str:

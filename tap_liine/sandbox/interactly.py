@@ -1,7 +1,9 @@
 """Simulated Interactly appointments dashboard (`api-docs/interactly-*`).
 
 Every figure is computed from one seeded list of appointments, so the overview, the
-per-day trends and the source/UTM breakdowns always agree with each other.
+trends and the source/UTM breakdowns always agree with each other. What the document
+leaves open (how `trends` entries are bucketed, whether `size` is honoured for every
+list, numbers as strings) follows `readings` (see readings.py).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import datetime as dt
 import random
 import re
 import typing as t
+from http import HTTPStatus
 
 import pendulum
 
-from tap_liine.sandbox.liine import ANCHOR
+from tap_liine.sandbox.liine_data import ANCHOR
+from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import Request, Response
 
 UTC = dt.timezone.utc
@@ -27,6 +31,8 @@ SOURCES = ("website", "phone", "google_business", "facebook", "referral")
 UTM_SOURCES = ("google", "facebook", "bing", None)
 UTM_MEDIUMS = ("cpc", "social", "email", None)
 UTM_CAMPAIGNS = ("spring_promo", "implants-q3", "brand", None)
+CAPPED_SIZE = 100  # `interactly.breakdown_size=capped-100`
+PRACTICE_TIMEZONE = "America/New_York"  # `interactly.trend_id=local-midnight`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,8 +55,13 @@ class InteractlyApi:
         per_day: int = 18,
         seed: int = 11,
         api_key: str = "demo-interactly-key",
+        campaigns: int = 0,
+        readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.api_key = api_key
+        self.readings = readings if isinstance(readings, Readings) else Readings(readings)
+        # More distinct campaigns than a breakdown page holds, when asked for.
+        campaign_values = tuple(f"campaign-{k:03d}" for k in range(campaigns)) if campaigns else UTM_CAMPAIGNS
         rng = random.Random(seed)
         self.appointments: dict[str, list[Appointment]] = {}
         first_day = ANCHOR - dt.timedelta(days=days)
@@ -67,7 +78,7 @@ class InteractlyApi:
                             source=rng.choice(SOURCES),
                             utm_source=rng.choice(UTM_SOURCES),
                             utm_medium=rng.choice(UTM_MEDIUMS),
-                            utm_campaign=rng.choice(UTM_CAMPAIGNS),
+                            utm_campaign=rng.choice(campaign_values),
                         )
                     )
             items.sort(key=lambda a: a.at)
@@ -103,26 +114,36 @@ class InteractlyApi:
             and (end is None or a.at <= end)
             and (not search or search in " ".join(str(v) for v in (a.source, a.utm_source, a.utm_campaign)).lower())
         ]
-        return Response.json(200, _dashboard(chosen, size, page))
+        if self.readings["interactly.breakdown_size"] == "capped-100":
+            size = min(size, CAPPED_SIZE)
+        body = _dashboard(chosen, size, page, self.readings["interactly.trend_id"])
+        if self.readings["interactly.numbers"] == "strings":
+            body = _stringified(body)
+        return Response.json(200, body)
+
+    def error_body(self, status: int, message: str) -> dict[str, t.Any]:
+        return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
 
     def admin(self, name: str, request: Request) -> Response | None:
-        if name != "interactly/truth":
+        """`interactly/truth`: appointments per UTC day; `interactly/dashboard`: the whole dashboard
+        (every list unpaged) for one integration and type, over all days or one UTC `day`."""
+        if name not in {"interactly/truth", "interactly/dashboard"}:
             return None
         integration, kind = request.one("integration_id") or "", request.one("appointment_type")
-        per_day: dict[str, int] = collections.Counter(
-            a.at.strftime("%Y-%m-%d")
-            for a in self.appointments.get(integration, [])
-            if kind in (None, "all") or a.type == kind
-        )
-        return Response.json(200, per_day)
+        chosen = [a for a in self.appointments.get(integration, []) if kind in (None, "all") or a.type == kind]
+        if name == "interactly/truth":
+            return Response.json(200, collections.Counter(a.at.strftime("%Y-%m-%d") for a in chosen))
+        day = request.one("day")
+        if day:
+            chosen = [a for a in chosen if a.at.strftime("%Y-%m-%d") == day]
+        return Response.json(200, _dashboard(chosen, len(chosen) + 1, 1, self.readings["interactly.trend_id"]))
 
 
-def _dashboard(chosen: list[Appointment], size: int, page: int) -> dict[str, t.Any]:
+def _dashboard(chosen: list[Appointment], size: int, page: int, trend_id: str) -> dict[str, t.Any]:
     window = slice((page - 1) * size, page * size)
     trends: dict[str, list[int]] = {}
     for a in chosen:
-        day = a.at.strftime("%Y-%m-%dT00:00:00.000Z")
-        trends.setdefault(day, [0, 0])[0 if a.successful else 1] += 1
+        trends.setdefault(_trend_id(a.at, trend_id), [0, 0])[0 if a.successful else 1] += 1
 
     def breakdown(values: t.Iterable[str]) -> list[dict[str, t.Any]]:
         counts = collections.Counter(values)
@@ -137,6 +158,27 @@ def _dashboard(chosen: list[Appointment], size: int, page: int) -> dict[str, t.A
         "utm_medium": breakdown(a.utm_medium or "not set" for a in chosen),
         "utm_campaign": breakdown(a.utm_campaign or "not set" for a in chosen),
     }
+
+
+def _trend_id(at: dt.datetime, reading: str) -> str:
+    """The `_id` of the trends entry an appointment at `at` counts in."""
+    if reading == "instant":
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    if reading == "local-midnight":
+        local = pendulum.instance(at).in_timezone(PRACTICE_TIMEZONE).start_of("day")
+        return local.in_timezone("UTC").strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return at.strftime("%Y-%m-%dT00:00:00.000Z")
+
+
+def _stringified(value: t.Any) -> t.Any:
+    """Counts as JSON strings, at any depth."""
+    if isinstance(value, bool) or not isinstance(value, (int, dict, list)):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _stringified(v) for k, v in value.items()}
+    return [_stringified(v) for v in value]
 
 
 def _number(request: Request, name: str, default: int, problems: list[dict[str, str]]) -> int:

@@ -1,8 +1,10 @@
-"""Simulated Liine call-log API (`api-docs/liine-interactions-api.md`).
+"""Simulated Liine call-log API (`api-docs/liine-interactions-api.md`), in any of its readings.
 
-Only a compact index (id, customer, start second, updated_at, type, spam flag) is held per
-interaction, so a million of them fit in memory; the full ~87-field record is rebuilt
-deterministically from the seed whenever it is served.
+`POST /call_log/authenticate/` trades username and password for a `bearer ...` token;
+`GET /call_log/interactions/` filters, orders newest start first and pages with
+`pagination_timestamp`, answering each open question of the document as `readings` says
+(see readings.py): which clock the cursor and day filters use, whether `end_date` covers
+its day, whether `limit` is honoured, what `count` counts, numbers as strings.
 """
 
 from __future__ import annotations
@@ -10,61 +12,28 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import datetime as dt
-import random
+import heapq
 import secrets
 import threading
 import time
 import typing as t
+from urllib.parse import parse_qs
 
 import orjson
 
+from tap_liine.sandbox import liine_data
+from tap_liine.sandbox.liine_data import TYPES, UTC, Generation, Row, format_second, format_updated
+from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import Request, Response, TokenExpired
 
-UTC = dt.timezone.utc
-TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
-TYPE_WEIGHTS = (70, 15, 10, 5)
 MAX_LIMIT = 1000
+CAPPED_LIMIT = 300  # the `liine.limit=capped*` readings
 DEFAULT_LIMIT = 100
 DATE_FORMAT = "%Y-%m-%d"
-CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-# Seeded data ends here, so that every run of the same seed serves the same records.
-ANCHOR = dt.datetime(2026, 11, 1, tzinfo=UTC)
-
-CHANNELS = ("Google Organic", "Google Ads", "Facebook", "Direct", "Referral", "Yelp", "Bing Ads")
-LOCATIONS = ("Raleigh", "Durham", "Cary", "Chapel Hill", "Malta")
-DIVISIONS = ("Plastic Surgery", "Dermatology", "Orthodontics", "General Dentistry", None)
-CALL_TYPES = (
-    "New Lead",
-    "New Lead (Follow-Up)",
-    "New Lead (First Form Follow-Up)",
-    "Not A New Lead Call",
-    "Voicemail",
-    "Existing Patient / Previously Booked",
-)
-OUTCOMES = ("Booked", "Not Booked", "Booked Later", None)
-REASONS = ("Price Objection", "Caller Procrastination", "Other", None)
-NAMES = ("Ana García", "Brian O'Neil", "Chloé Dubois", "Dmitri Ivanov", "Eun-ji Park", "Fatima Zahra", "Gus 🦷 Smith")
-INSURERS = ("Delta Dental", "Aetna", "Cigna", "MetLife", None)
-PROVIDERS = ("Dr. Patel", "Dr. Nguyen", "Dr. Okafor", "Dr. Müller")
-APPOINTMENT_STATUSES = ("Attended", "Canceled / No Show", "Future Dated", "Assumed No Show", "Unknown")
 
 
 class BadRequest(Exception):
     """A malformed parameter: answered with 400 and the API's message."""
-
-
-@dataclasses.dataclass
-class Row:
-    """What the index keeps of one interaction."""
-
-    id: int
-    customer_id: int
-    start: int  # local wall-clock seconds since the epoch (start_time's reading)
-    offset_h: int  # customer's UTC offset: start_time_tz = start - offset
-    updated_us: int  # updated_at, microseconds since the epoch, UTC
-    type: str
-    spam: bool
-    revision: int = 0  # bumped by the admin "touch" so that changed fields differ
 
 
 class LiineApi:
@@ -79,180 +48,51 @@ class LiineApi:
         tie_burst: int = 0,
         tie_burst_type: str | None = None,
         max_limit: int = MAX_LIMIT,
-        envelope_timestamp: str = "last",
         username: str = "demo",
         password: str = "demo-password",  # noqa: S107 - the sandbox's published demo login
         token_lifetime: float = 3600.0,
         quirks: bool = False,
+        odd_values: bool = False,
+        readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.customers = list(customers)
-        # Values a lenient API might send: 0/1 and strings in boolean fields, fields the
-        # document does not list, very large numbers (every 25th interaction).
-        self.quirks = quirks
         self.seed = seed
-        self.max_limit = max_limit
-        # The document says both: "the start_time of the last (oldest) interaction on the
-        # current page" and "the timestamp of the first interaction in the current page".
-        self.envelope_timestamp = envelope_timestamp
+        self.readings = readings if isinstance(readings, Readings) else Readings(readings)
+        capped = self.readings["liine.limit"] != "honoured"
+        self.max_limit = min(max_limit, CAPPED_LIMIT) if capped else max_limit
+        self.quirks = quirks  # see liine_data.quirky
+        self.odd_values = odd_values  # see liine_data.odd
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
         self.tokens: dict[str, float] = {}
         self.logins = 0
         self._lock = threading.Lock()
-        self._count_cache: dict[tuple, int] = {}
+        self._count_cache: dict[tuple[t.Any, ...], int] = {}
         self._encoded: dict[tuple[int, int], bytes] = {}
-        self.by_customer: dict[int, list[Row]] = {}
-        self._neg_starts: dict[int, list[int]] = {}
-        self.by_id: dict[int, Row] = {}
-        self._generate(scale, days, tie_rate, tie_burst, tie_burst_type)
-
-    # ----- data -------------------------------------------------------------------
-
-    def _generate(self, scale: int, days: int, tie_rate: float, tie_burst: int, burst_type: str | None) -> None:
-        rng = random.Random(self.seed)
-        per_customer = max(1, scale // len(self.customers))
-        anchor = int(ANCHOR.timestamp())
-        next_id = 1
-        for position, customer in enumerate(self.customers):
-            offset_h = -5 + (position % 3)  # practices in different US timezones
-            n = per_customer + (scale - per_customer * len(self.customers) if position == 0 else 0)
-            mean_gap = max(1, days * 86400 // max(1, n))
-            start = anchor + offset_h * 3600 - rng.randint(0, 600)
-            rows: list[Row] = []
-            for i in range(n):
-                if i and rng.random() >= tie_rate:
-                    start -= rng.randint(1, 2 * mean_gap)
-                if tie_burst and i == n // 2:
-                    burst_at = start
-                updated = start - offset_h * 3600 + rng.randint(60, 3 * 86400)  # may follow the anchor
-                kind = rng.choices(TYPES, TYPE_WEIGHTS)[0]
-                rows.append(
-                    Row(
-                        next_id,
-                        customer,
-                        start,
-                        offset_h,
-                        updated * 10**6 + rng.randint(0, 999_999),
-                        kind,
-                        rng.random() < 0.08,
-                    )
-                )
-                next_id += 1
-            if tie_burst:
-                # One second in which more interactions start than a page can hold.
-                for k in range(tie_burst):
-                    kind = burst_type or TYPES[k % len(TYPES)]
-                    rows.append(Row(next_id, customer, burst_at, offset_h, (anchor - 86400) * 10**6, kind, False))
-                    next_id += 1
-            rows.sort(key=lambda r: (-r.start, -r.id))
-            self.by_customer[customer] = rows
-            self._neg_starts[customer] = [-r.start for r in rows]
-            self.by_id.update((r.id, r) for r in rows)
+        spec = Generation(tuple(customers), scale, seed, days, tie_rate, tie_burst, tie_burst_type)
+        self.by_customer = liine_data.generate(spec)
+        self._neg_starts = {c: [-r.start for r in rows] for c, rows in self.by_customer.items()}
+        self.by_id: dict[int, Row] = {r.id: r for rows in self.by_customer.values() for r in rows}
 
     def record(self, row: Row) -> dict[str, t.Any]:
-        """The full interaction, as the API documents it."""
-        rng = random.Random(row.id * 7919 + self.seed + row.revision * 104729)
-        is_call = row.type == "call"
-        start_local = dt.datetime.fromtimestamp(row.start, UTC)
-        start_utc = start_local - dt.timedelta(hours=row.offset_h)
-        outcome = rng.choice(OUTCOMES)
-        has_appt = outcome in {"Booked", "Booked Later"}
-
-        def touch(prefix: str) -> dict[str, t.Any]:
-            channel = rng.choice(CHANNELS)
-            tagged = channel in {"Google Ads", "Facebook", "Bing Ads"}
-            return {
-                f"{prefix}_marketing_channel": channel,
-                f"{prefix}_location": rng.choice(LOCATIONS),
-                f"{prefix}_division": rng.choice(DIVISIONS),
-                f"{prefix}_keyword": rng.choice(("implants cost", "botox near me", None)),
-                f"{prefix}_landing_url": f"https://practice.example/{rng.choice(('implants', 'botox', ''))}",
-                f"{prefix}_referrer_url": rng.choice(("https://www.google.com/", None)),
-                f"{prefix}_utm_source": rng.choice(("google", "facebook")) if tagged else None,
-                f"{prefix}_utm_medium": "cpc" if tagged else None,
-                f"{prefix}_utm_campaign": rng.choice(("spring_promo", "implants-q3", "Ünïcode ✓")) if tagged else None,
-                f"{prefix}_utm_content": rng.choice(("ad_a", "ad_b", None)),
-                f"{prefix}_session_extras": {"gclid": f"G{rng.randint(10**8, 10**9)}", "pages": rng.randint(1, 9)}
-                if rng.random() < 0.5
-                else None,
-            }
-
-        record: dict[str, t.Any] = {
-            "analyze_complete": rng.choice((True, False, None)) if is_call else None,
-            "customer_id": row.customer_id,
-            "duration": rng.randint(5, 1800) if is_call else None,
-            "messaging_utilization": round(rng.uniform(0, 100), 2) if is_call and rng.random() < 0.5 else None,
-            "lead_id": str(20_000_000 + row.id // 3),
-            "call_id": f"{rng.getrandbits(128):032x}",
-            "interaction_type": row.type,
-            "direction": rng.choice(("inbound", "outbound")) if is_call else "inbound",
-            "phone_number": rng.choice((f"1919{rng.randint(1_000_000, 9_999_999)}", "Unknown")),
-            "status": rng.choice(("Connected", "Not Connected", "Error", "Busy")) if is_call else None,
-            "session_guid": f"{rng.getrandbits(128):032x}",
-            "attribution_session_guid": f"{rng.getrandbits(128):032x}" if rng.random() < 0.3 else None,
-            **touch("initial"),
-            **touch("last_touch"),
-            "call_type": rng.choice(CALL_TYPES),
-            "call_complete": rng.choice((True, False, None)),
-            "call_status": rng.choice(("Connected", "Not Connected", "Busy", "Analyzing")),
-            "agent": rng.choice(("Maria", "Jamal", None)),
-            "agent_id": rng.choice((11, 12, None)),
-            "agent_location_name": rng.choice(("Maria - Raleigh", None)),
-            "outcome": outcome,
-            "booked_later_interaction_id": row.id + rng.randint(1, 50) if outcome == "Booked Later" else None,
-            "reason_not_booked": rng.choice(REASONS) if outcome == "Not Booked" else None,
-            "is_booked_later": outcome == "Booked Later",
-            "intent_level": rng.choice(("3rd Party", "Not 3rd Party", "UNDECIDED", None)),
-            "name": rng.choice(NAMES),
-            "city": rng.choice(("Raleigh", "Durham", None)),
-            "state": rng.choice(("NC", None)),
-            "email": rng.choice(("lead@example.com", None)),
-            "has_audio": is_call and rng.random() < 0.9,
-            "voicemail": rng.random() < 0.1 if is_call else False,
-            "first_time_interaction": rng.random() < 0.4,
-            "is_analyzed": rng.random() < 0.9,
-            "is_new": rng.choice((True, False, None)),
-            "is_existing_patient": rng.choice((True, False, None)),
-            "show_messaging": rng.choice((True, False, None)),
-            "review_complete": rng.choice((True, False, None)),
-            **{f"messaging_skill_{k}": rng.choice((True, False, None)) for k in range(1, 8)},
-            "tracking_number": f"1984{rng.randint(1_000_000, 9_999_999)}",
-            "start_time": start_local.strftime(CURSOR_FORMAT),
-            "start_time_tz": start_utc.strftime(CURSOR_FORMAT),
-            "updated_at": _format_updated(row.updated_us),
-            "id": row.id,
-            "manually_created": rng.random() < 0.02,
-            "helper_cell": rng.random() < 0.2,
-            "google_analytics_client_id": f"{rng.randint(10**9, 10**10)}.{rng.randint(10**9, 10**10)}"
-            if rng.random() < 0.3
-            else None,
-            "related_form_submission_id": rng.randint(1, 10**6) if row.type == "form" else None,
-            "form_submission_id": rng.randint(1, 10**6) if row.type == "form" else None,
-            "is_spam_likely": row.spam,
-            "spam_likely_reason": rng.choice(("No IVR selection was made", "Not enough caller audio"))
-            if row.spam
-            else None,
-            "salient_interaction": f"{rng.getrandbits(128):032x}" if row.type == "form" else None,
-            "sara_lead_id_reason": "EHR/PMS patient match" if row.type == "ehr_pms_entry" else None,
-            "ehr_pms_patient_id": str(rng.randint(10**5, 10**6)) if has_appt else None,
-            "primary_insurance_name": rng.choice(INSURERS) if has_appt else None,
-            "provider_names": rng.sample(PROVIDERS, rng.randint(1, 2)) if has_appt else None,
-            "appointment_location": rng.choice(LOCATIONS) if has_appt else None,
-            "appointment_status": rng.choice(APPOINTMENT_STATUSES) if has_appt else None,
-            # Revenue: cents-exact dollars, sometimes large.
-            "revenue": rng.randint(0, 5_000_000) / 100 if has_appt else None,
-        }
-        if self.quirks and row.id % 25 == 0:
-            record.update(
-                is_new=1,
-                has_audio=0,
-                voicemail="no",
-                revenue=98_765_432_109.87,
-                duration=0.5,
-                api_added_field={"nested": [1, 2.5, "ü", None, {"deep": True}], "big": 2**62},
-            )
+        """The full interaction as this API serves it."""
+        record = liine_data.full_record(row, self.seed)
+        if self.quirks:
+            record = liine_data.quirky(record, row)
+        if self.odd_values:
+            record = liine_data.odd(record, row)
+        if self.readings["liine.numbers"] == "strings":
+            record = {key: liine_data.as_strings(value) for key, value in record.items()}
         return record
+
+    def encoded(self, row: Row) -> bytes:
+        """The record's JSON, built once per revision."""
+        key = (row.id, row.revision)
+        cached = self._encoded.get(key)
+        if cached is None:
+            cached = self._encoded[key] = orjson.dumps(self.record(row))
+        return cached
 
     # ----- HTTP ---------------------------------------------------------------------
 
@@ -262,13 +102,14 @@ class LiineApi:
             ("GET", "/call_log/interactions", self.interactions),
         ]
 
+    def error_body(self, status: int, message: str) -> dict[str, t.Any]:  # noqa: ARG002
+        return {"detail": message}
+
     def authenticate(self, request: Request) -> Response:
         try:
             body = request.json() or {}
         except ValueError:
             # The document's Python example posts form data, its curl example JSON.
-            from urllib.parse import parse_qs
-
             body = {k: v[-1] for k, v in parse_qs(request.body.decode()).items()}
         if not body.get("username") or not body.get("password"):
             return Response.json(400, {"detail": "username and password are required."})
@@ -283,8 +124,7 @@ class LiineApi:
         return Response.json(200, {"token": f"bearer {token}", "valid_until": valid_until})
 
     def _check_token(self, request: Request) -> Response | None:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return Response.json(401, {"detail": "Authentication credentials were not provided."})
         expires = self.tokens.get(token)
@@ -300,63 +140,76 @@ class LiineApi:
         if denied:
             return denied
         try:
-            query = _InteractionQuery.parse(request, self.max_limit)
+            query = _InteractionQuery.parse(request, self.readings)
         except BadRequest as exc:
             return Response.json(400, {"detail": str(exc)})
-        rows = self._matching(query)
-        count_key = query.count_key()
-        count = self._count_cache.get(count_key)
-        if count is None:
-            count = sum(1 for _ in self._matching(dataclasses.replace(query, cursor=None)))
-            self._count_cache[count_key] = count
+        forbidden = [c for c in query.customers if c not in self.by_customer]
+        if forbidden:
+            return Response.json(403, {"detail": f"You do not have permission to access customer {forbidden[0]}."})
+        limit = min(query.limit, self.max_limit)
         page: list[Row] = []
-        for row in rows:
+        for row in self._matching(query):
             if query.extra and not query.extra_match(self.record(row)):
                 continue
             page.append(row)
-            if len(page) >= query.limit:
+            if len(page) >= limit:
                 break
-        edge = page[-1 if self.envelope_timestamp == "last" else 0] if page else None
-        envelope = {
-            "limit": query.limit,
+        count = self._count(query)
+        edge = page[-1 if self.readings["liine.pagination_timestamp"] == "last" else 0] if page else None
+        envelope: dict[str, t.Any] = {
+            "limit": limit if self.readings["liine.limit"] != "capped-echoed" else query.limit,
             "count": count,
-            "num_pages": -(-count // query.limit),
-            "pagination_timestamp": _format_second(edge.start) if edge else None,
+            "num_pages": -(-count // limit),
+            "pagination_timestamp": format_second(self._clock(edge)) if edge else None,
         }
+        if self.readings["liine.numbers"] == "strings":
+            envelope = {key: liine_data.as_strings(value) for key, value in envelope.items()}
         # Assembled from each record's cached JSON: the sandbox must never be what a benchmark measures.
         body = b'{"interactions":[' + b",".join(self.encoded(row) for row in page) + b"]," + orjson.dumps(envelope)[1:]
         return Response(200, body)
 
-    def encoded(self, row: Row) -> bytes:
-        """The record's JSON, built once per revision."""
-        key = (row.id, row.revision)
-        cached = self._encoded.get(key)
-        if cached is None:
-            cached = self._encoded[key] = orjson.dumps(self.record(row))
-        return cached
+    def expected_ids(self, customers: t.Iterable[int], start_date: dt.date, *, include_spam: bool = True) -> list[int]:
+        """Ids a complete extraction from `start_date` must emit, in this reading of the API."""
+        start = int(dt.datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC).timestamp())
+        query = _InteractionQuery(list(customers), MAX_LIMIT, start, None, None, None, frozenset(), include_spam, {})
+        return sorted(r.id for r in self._matching(query))
+
+    def _clock(self, row: Row) -> int:
+        """The row's start in the clock the API compares cursors and days with."""
+        return row.start_utc if self.readings["liine.cursor_clock"] == "utc" else row.start
+
+    def _count(self, query: _InteractionQuery) -> int:
+        if self.readings["liine.count"] == "total":
+            query = dataclasses.replace(query, cursor=None)
+        key = query.count_key()
+        count = self._count_cache.get(key)
+        if count is None:
+            matching = (r for r in self._matching(query) if not query.extra or query.extra_match(self.record(r)))
+            count = self._count_cache[key] = sum(1 for _ in matching)
+        return count
 
     def _matching(self, query: _InteractionQuery) -> t.Iterator[Row]:
-        """Rows matching the index-level filters, newest start_time first."""
-        streams = []
+        """Rows matching the index-level filters, newest start first."""
+        walks = []
         for customer in query.customers:
             rows = self.by_customer.get(customer, [])
-            neg = self._neg_starts.get(customer, [])
-            upper = query.cursor - 1 if query.cursor is not None else None  # strictly older
+            # The API's clock is local or UTC; the index is ordered by local start.
+            shift = rows[0].offset_h * 3600 if rows and self.readings["liine.cursor_clock"] == "utc" else 0
+            upper = None if query.cursor is None else query.cursor - 1  # strictly older
             if query.end is not None:
                 upper = query.end if upper is None else min(upper, query.end)
-            begin = 0 if upper is None else bisect.bisect_left(neg, -upper)
-            streams.append(self._walk(rows, begin, query))
-        if len(streams) == 1:
-            return streams[0]
-        import heapq
-
-        return heapq.merge(*streams, key=lambda r: (-r.start, -r.id))
+            begin = 0 if upper is None else bisect.bisect_left(self._neg_starts[customer], -(upper + shift))
+            lower = None if query.start is None else query.start + shift
+            walks.append(self._walk(rows, begin, lower, query))
+        if len(walks) == 1:
+            return walks[0]
+        return heapq.merge(*walks, key=lambda r: (-r.start, -r.id))
 
     @staticmethod
-    def _walk(rows: list[Row], begin: int, query: _InteractionQuery) -> t.Iterator[Row]:
+    def _walk(rows: list[Row], begin: int, lower: int | None, query: _InteractionQuery) -> t.Iterator[Row]:
         for i in range(begin, len(rows)):
             row = rows[i]
-            if query.start is not None and row.start < query.start:
+            if lower is not None and row.start < lower:
                 return
             if query.updated_us is not None and row.updated_us < query.updated_us:
                 continue
@@ -371,20 +224,11 @@ class LiineApi:
     def admin(self, name: str, request: Request) -> Response | None:
         if name == "liine/truth":
             rows = [r for c in self.customers for r in self.by_customer[c]]
-            return Response.json(
-                200,
-                [
-                    {
-                        "id": r.id,
-                        "customer_id": r.customer_id,
-                        "start_time": dt.datetime.fromtimestamp(r.start, UTC).strftime(CURSOR_FORMAT),
-                        "updated_at": _format_updated(r.updated_us),
-                        "interaction_type": r.type,
-                        "is_spam_likely": r.spam,
-                    }
-                    for r in rows
-                ],
-            )
+            return Response.json(200, [_truth(r) for r in rows])
+        if name == "liine/expected":
+            # What a complete extraction with these filters must emit, in this reading of the API.
+            query = _InteractionQuery.parse(request, self.readings)
+            return Response.json(200, sorted(r.id for r in self._matching(query)))
         if name == "liine/record":
             row = self.by_id[int(request.one("id") or 0)]
             return Response.json(200, self.record(row))
@@ -399,26 +243,43 @@ class LiineApi:
                     row.revision += 1
                     row.updated_us = now_us
                 self._count_cache.clear()
-            return Response.json(200, {"touched": ids, "updated_at": _format_updated(now_us)})
+            return Response.json(200, {"touched": ids, "updated_at": format_updated(now_us)})
         if name == "liine/stats":
             return Response.json(200, {"logins": self.logins})
         return None
 
 
+def _truth(row: Row) -> dict[str, t.Any]:
+    return {
+        "id": row.id,
+        "customer_id": row.customer_id,
+        "start_time": format_second(row.start),
+        "start_time_tz": format_second(row.start_utc),
+        "updated_at": format_updated(row.updated_us),
+        "interaction_type": row.type,
+        "is_spam_likely": row.spam,
+    }
+
+
 @dataclasses.dataclass
 class _InteractionQuery:
     customers: list[int]
-    limit: int
-    start: int | None  # local seconds, inclusive
-    end: int | None  # local seconds, inclusive
+    limit: int  # as requested
+    start: int | None  # seconds in the API's clock, inclusive
+    end: int | None  # seconds in the API's clock, inclusive
     updated_us: int | None
-    cursor: int | None  # local seconds: only rows strictly older
+    cursor: int | None  # seconds in the API's clock: only rows strictly older
     types: frozenset[str]
     include_spam: bool
     extra: dict[str, list[str]]
 
+    KNOWN: t.ClassVar[set[str]] = {
+        "customer_id", "customer_ids", "customer_ids[]", "limit", "type", "type[]", "start_date",
+        "end_date", "updated_date", "pagination_timestamp", "include_is_spam_likely",
+    }  # fmt: skip
+
     @classmethod
-    def parse(cls, request: Request, max_limit: int) -> _InteractionQuery:
+    def parse(cls, request: Request, readings: t.Mapping[str, str]) -> _InteractionQuery:
         single = request.one("customer_id")
         raw_customers = request.many("customer_ids") or ([single] if single else [])
         if not raw_customers:
@@ -437,15 +298,9 @@ class _InteractionQuery:
         types = frozenset(request.many("type"))
         if types - set(TYPES):
             raise BadRequest(f"type must be one of {', '.join(TYPES)}; got {sorted(types - set(TYPES))}.")
-        start = _parse_day(request, "start_date")
-        end = _parse_day(request, "end_date")
-        updated = _parse_day(request, "updated_date")
-        cursor = _parse_cursor(request)
-        known_params = {
-            "customer_id", "customer_ids", "customer_ids[]", "limit", "type", "type[]", "start_date",
-            "end_date", "updated_date", "pagination_timestamp", "include_is_spam_likely",
-        }  # fmt: skip
-        extra = {k: v for k, v in request.query.items() if k not in known_params}
+        end = _parse_moment(request, "end_date", DATE_FORMAT, "YYYY-MM-DD")
+        updated = _parse_moment(request, "updated_date", DATE_FORMAT, "YYYY-MM-DD")
+        extra = {k: v for k, v in request.query.items() if k not in cls.KNOWN}
         for name, values in extra.items():
             if name.endswith(("_min", "_max")):
                 try:
@@ -454,19 +309,19 @@ class _InteractionQuery:
                     raise BadRequest(f"{name} must be a number, got {values[-1]!r}.") from None
         return cls(
             customers=customers,
-            limit=min(limit, max_limit),
-            start=start,
-            end=None if end is None else end + 86399,
+            limit=limit,
+            start=_parse_moment(request, "start_date", DATE_FORMAT, "YYYY-MM-DD"),
+            end=None if end is None else end + (86399 if readings["liine.end_date"] == "whole-day" else 0),
             updated_us=None if updated is None else updated * 10**6,
-            cursor=cursor,
+            cursor=_parse_moment(request, "pagination_timestamp", liine_data.CURSOR_FORMAT, "YYYY-MM-DDTHH:MM:SSZ"),
             types=types,
             include_spam="include_is_spam_likely" in request.query,
             extra=extra,
         )
 
-    def count_key(self) -> tuple:
+    def count_key(self) -> tuple[t.Any, ...]:
         return (
-            tuple(self.customers), self.start, self.end, self.updated_us, tuple(sorted(self.types)),
+            tuple(self.customers), self.start, self.end, self.updated_us, self.cursor, tuple(sorted(self.types)),
             self.include_spam, tuple(sorted((k, tuple(v)) for k, v in self.extra.items())),
         )  # fmt: skip
 
@@ -475,7 +330,7 @@ class _InteractionQuery:
         for name, values in self.extra.items():
             if name.endswith(("_min", "_max")) and name[:-4] in record:
                 value, bound = record[name[:-4]], float(values[-1])
-                if value is None or (value < bound if name.endswith("_min") else value > bound):
+                if value is None or (float(value) < bound if name.endswith("_min") else float(value) > bound):
                     return False
             elif name in record:
                 wanted = {v for raw in values for v in raw.split(",")}
@@ -484,14 +339,6 @@ class _InteractionQuery:
                 if shown not in wanted:
                     return False
         return True
-
-
-def _parse_day(request: Request, name: str) -> int | None:
-    return _parse_moment(request, name, DATE_FORMAT, "YYYY-MM-DD")
-
-
-def _parse_cursor(request: Request) -> int | None:
-    return _parse_moment(request, "pagination_timestamp", CURSOR_FORMAT, "YYYY-MM-DDTHH:MM:SSZ")
 
 
 def _parse_moment(request: Request, name: str, layout: str, shown: str) -> int | None:
@@ -504,12 +351,3 @@ def _parse_moment(request: Request, name: str, layout: str, shown: str) -> int |
     except ValueError:
         raise BadRequest(f"{name}: Format must be {shown}, got {raw!r}.") from None
     return int(moment.timestamp())
-
-
-def _format_second(local_seconds: int) -> str:
-    return dt.datetime.fromtimestamp(local_seconds, UTC).strftime(CURSOR_FORMAT)
-
-
-def _format_updated(us: int) -> str:
-    moment = dt.datetime.fromtimestamp(us // 10**6, UTC).replace(microsecond=us % 10**6)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

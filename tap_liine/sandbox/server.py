@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
+from tap_liine.sandbox.readings import Readings
+
 FAULT_KINDS = ("429", "500", "502", "503", "503html", "truncated", "reset", "expire")
 
 
@@ -59,6 +61,12 @@ class Response:
 
 
 Handler = t.Callable[[Request], Response]
+ErrorBody = t.Callable[[int, str], t.Any]
+
+
+def detail_body(status: int, message: str) -> t.Any:  # noqa: ARG001
+    """A Django-style error body, the default for every API's faults."""
+    return {"detail": message}
 
 
 class TokenExpired(Exception):
@@ -111,19 +119,23 @@ class SandboxServer:
         port: int = 0,
         latency_ms: float = 0.0,
         faults: FaultSchedule | None = None,
+        readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.apis = list(apis)
         self.latency_ms = latency_ms
         self.faults = faults or FaultSchedule()
+        self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         self.request_log: list[tuple[str, str]] = []
         # (arrival, path, status) of every API request, and the most handled at once.
         self.timeline: list[tuple[float, str, int]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
         self._flight_lock = threading.Lock()
-        self._routes: list[tuple[str, str, Handler]] = []
+        self._routes: list[tuple[str, str, Handler, ErrorBody]] = []
         for api in self.apis:
-            self._routes.extend(api.routes())
+            documented = self.readings["errors.body"] == "documented" and hasattr(api, "error_body")
+            error_body = api.error_body if documented else detail_body
+            self._routes.extend((method, path, handler, error_body) for method, path, handler in api.routes())
         self._routes.sort(key=lambda r: -len(r[1]))  # longest prefix first
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
@@ -152,10 +164,10 @@ class SandboxServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def route(self, method: str, path: str) -> Handler | None:
-        for route_method, prefix, handler in self._routes:
+    def route(self, method: str, path: str) -> tuple[Handler, ErrorBody] | None:
+        for route_method, prefix, handler, error_body in self._routes:
             if route_method == method and (path == prefix or path.startswith(prefix)):
-                return handler
+                return handler, error_body
         return None
 
     def admin(self, request: Request) -> Response:
@@ -227,9 +239,10 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             """The API's response, faults applied; None for a connection reset."""
             if server.latency_ms:
                 time.sleep(server.latency_ms / 1000)
-            handler = server.route(request.method, request.path)
-            if handler is None:
+            route = server.route(request.method, request.path)
+            if route is None:
                 return Response.json(404, {"detail": "Not found."})
+            handler, error_body = route
             fault = server.faults.next_fault()
             if fault == "reset":
                 return None
@@ -237,9 +250,9 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             try:
                 response = handler(request)
             except TokenExpired:
-                response = Response.json(401, {"detail": "Token expired."})
+                response = Response.json(401, error_body(401, "Token expired."))
             if fault and fault != "expire":
-                response = _faulty(fault, response, server.faults.retry_after)
+                response = _faulty(fault, response, server.faults.retry_after, error_body)
             return response
 
         def _reset(self) -> None:
@@ -264,14 +277,14 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
     return _Handler
 
 
-def _faulty(kind: str, response: Response, retry_after: int) -> Response:
+def _faulty(kind: str, response: Response, retry_after: int, error_body: ErrorBody) -> Response:
     if kind == "429":
-        return Response.json(429, {"detail": "Request was throttled."}, **{"Retry-After": str(retry_after)})
+        return Response.json(429, error_body(429, "Request was throttled."), **{"Retry-After": str(retry_after)})
     if kind == "503html":
         page = b"<html><head><title>503 Service Unavailable</title></head><body>Maintenance</body></html>"
         return Response(503, page, content_type="text/html")
     if kind in {"500", "502", "503"}:
-        return Response.json(int(kind), {"detail": "Server error."})
+        return Response.json(int(kind), error_body(int(kind), "Server error."))
     if kind == "truncated":
         # A body cut short mid-document, declared with its true (short) length.
         return Response(response.status, response.body[: max(1, len(response.body) // 2)], response.headers)

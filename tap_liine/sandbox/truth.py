@@ -7,7 +7,8 @@ import typing as t
 
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
-from tap_liine.sandbox.liine import UTC, LiineApi
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.liine_data import UTC
 
 
 def expected_rows(apis: t.Sequence[t.Any], config: t.Mapping[str, t.Any]) -> dict[str, int]:
@@ -17,10 +18,7 @@ def expected_rows(apis: t.Sequence[t.Any], config: t.Mapping[str, t.Any]) -> dic
     counts: dict[str, int] = {}
     for api in apis:
         if isinstance(api, LiineApi):
-            floor = int(start.replace(hour=0, minute=0, second=0, tzinfo=UTC).timestamp())
-            counts["interactions"] = sum(
-                r.start >= floor for c in config.get("customer_ids", []) for r in api.by_customer.get(c, [])
-            )
+            counts["interactions"] = len(api.expected_ids(config.get("customer_ids", []), start.date()))
         elif isinstance(api, ConversationsApi):
             chosen = [
                 c

@@ -1,0 +1,205 @@
+"""The questions the API documents leave open, and the readings the sandbox can play.
+
+Each `Question` is one thing the documents do not settle (or contradict themselves on);
+its first choice is the sandbox's default reading. A real API answers each question one
+way; the tap must be correct under every choice, so tests run it under each of them.
+`tap-liine-sandbox --reading NAME=CHOICE` (repeatable) and the test fixture's `readings`
+argument switch them; `tap-liine-sandbox --list-readings` prints this table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing as t
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    name: str
+    asks: str  # what the documents leave open
+    choices: dict[str, str]  # choice -> what the sandbox then does; the first is the default
+
+    @property
+    def default(self) -> str:
+        return next(iter(self.choices))
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        "liine.pagination_timestamp",
+        "Is the envelope's `pagination_timestamp` the page's oldest or its newest start_time "
+        '(the document says both: "the start_time of the last (oldest) interaction" and '
+        '"the timestamp of the first interaction in the current page")?',
+        {"last": "the oldest start_time on the page", "first": "the newest start_time on the page"},
+    ),
+    Question(
+        "liine.end_date",
+        'Does `end_date` (YYYY-MM-DD, "at or before") cover its whole day?',
+        {"whole-day": "interactions of that whole day are included", "midnight": "only up to 00:00:00 of that day"},
+    ),
+    Question(
+        "liine.cursor_clock",
+        "Which clock are `pagination_timestamp`, `start_date` and `end_date` compared with: "
+        "`start_time` (the practice's wall-clock time written with a Z) or `start_time_tz` (UTC)?",
+        {"local": "start_time", "utc": "start_time_tz"},
+    ),
+    Question(
+        "liine.limit",
+        "Is `limit` honoured up to 1000, and does the envelope's `limit` report what was applied?",
+        {
+            "honoured": "up to 1000 per page; the envelope reports the applied limit",
+            "capped": "at most 300 per page; the envelope reports 300",
+            "capped-echoed": "at most 300 per page; the envelope echoes the requested limit",
+        },
+    ),
+    Question(
+        "liine.count",
+        "Does `count` count every interaction matching the filter, or those left after the cursor?",
+        {"total": "every interaction matching the filter", "after-cursor": "only those older than the cursor"},
+    ),
+    Question(
+        "liine.numbers",
+        "Do numbers and booleans arrive as JSON numbers and booleans?",
+        {
+            "json": "as JSON numbers and booleans",
+            "strings": 'as JSON strings ("revenue": "73.10", "customer_id": "101", "is_new": "true"), '
+            "envelope numbers included, as Django REST back ends write them",
+        },
+    ),
+    Question(
+        "conversations.order",
+        "In which order does `/conversations` list a location's conversations (the document never says)?",
+        {
+            "id": "ascending id",
+            "updated-asc": "oldest updated_at first",
+            "updated-desc": "newest updated_at first",
+            "created": "ascending created_at",
+        },
+    ),
+    Question(
+        "conversations.churn",
+        "Do conversations change while the tap pages through them?",
+        {
+            "none": "no",
+            "while-paging": "while a location is paged, one conversation is updated, one deleted and one "
+            "created (three times per location)",
+        },
+    ),
+    Question(
+        "conversations.count",
+        'What is `count` (the sample shows `"count": "<integer>"`)?',
+        {
+            "total": "the number of conversations matching the filter, as a JSON number",
+            "missing": "absent",
+            "string": "the total as a JSON string",
+            "page": "the number of rows on this page",
+        },
+    ),
+    Question(
+        "conversations.messages",
+        "Which messages come with `include_messages=true` when `messages` is not sent?",
+        {"all": "every message", "latest-5": "only the latest 5 (the `messages` parameter sets how many)"},
+    ),
+    Question(
+        "conversations.per_page",
+        "Is `per_page` honoured up to 100 as documented?",
+        {"100": "up to 100", "50": "silently capped at 50"},
+    ),
+    Question(
+        "conversations.numbers",
+        'Do ids and counts arrive as JSON numbers (the sample shows "<integer>" strings everywhere)?',
+        {"json": "as JSON numbers and booleans", "strings": "as JSON strings"},
+    ),
+    Question(
+        "interactly.breakdown_size",
+        "Is `size` honoured for the source and UTM breakdown lists?",
+        {"as-asked": "as asked", "capped-100": "at most 100 entries per page, whatever is asked"},
+    ),
+    Question(
+        "interactly.trend_id",
+        'What does a `trends` entry\'s `_id` stand for (the sample shows "2023-11-07T05:31:56Z")?',
+        {
+            "utc-midnight": "a UTC day, e.g. 2026-10-05T00:00:00.000Z",
+            "local-midnight": "a day of the practice (America/New_York), e.g. 2026-10-05T04:00:00.000Z",
+            "instant": "one entry per appointment instant, with milliseconds",
+        },
+    ),
+    Question(
+        "interactly.numbers",
+        "Do counts arrive as JSON numbers?",
+        {"json": "as JSON numbers", "strings": "as JSON strings"},
+    ),
+    Question(
+        "errors.body",
+        "Which body comes with a 429 or 5xx?",
+        {
+            "detail": 'a Django-style {"detail": ...} from every API',
+            "documented": "each API's documented error envelope (Interactly: {statusCode, message, error}; "
+            "conversations: {code: false, description, error})",
+        },
+    ),
+)
+
+BY_NAME = {question.name: question for question in QUESTIONS}
+
+
+class Readings(t.Mapping[str, str]):
+    """The reading of every question: the defaults, overridden by `chosen`."""
+
+    def __init__(self, chosen: t.Mapping[str, str] | None = None) -> None:
+        self._chosen = {q.name: q.default for q in QUESTIONS}
+        for name, choice in (chosen or {}).items():
+            question = BY_NAME.get(name)
+            if question is None:
+                msg = f"unknown question {name!r}; known: {', '.join(BY_NAME)}"
+                raise ValueError(msg)
+            if choice not in question.choices:
+                msg = f"{name} has no reading {choice!r}; choose one of: {', '.join(question.choices)}"
+                raise ValueError(msg)
+            self._chosen[name] = choice
+
+    @classmethod
+    def parse(cls, specs: t.Iterable[str]) -> Readings:
+        """`["liine.end_date=midnight", ...]`, as given on the command line."""
+        chosen = {}
+        for spec in specs:
+            name, sep, choice = spec.partition("=")
+            if not sep:
+                msg = f"a reading is NAME=CHOICE, got {spec!r}"
+                raise ValueError(msg)
+            chosen[name.strip()] = choice.strip()
+        return cls(chosen)
+
+    def __getitem__(self, name: str) -> str:
+        return self._chosen[name]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._chosen)
+
+    def __len__(self) -> int:
+        return len(self._chosen)
+
+    def non_default(self) -> dict[str, str]:
+        return {name: choice for name, choice in self._chosen.items() if choice != BY_NAME[name].default}
+
+    def __repr__(self) -> str:
+        return f"Readings({self.non_default()})"
+
+
+def alternatives(prefix: str = "") -> list[tuple[str, str]]:
+    """Every (question, choice) that is not the default, e.g. to parametrize tests."""
+    return [
+        (question.name, choice)
+        for question in QUESTIONS
+        if question.name.startswith(prefix)
+        for choice in list(question.choices)[1:]
+    ]
+
+
+def table() -> str:
+    """The questions and readings as a Markdown table (README, `--list-readings`)."""
+    lines = ["| question | readings (first: default) |", "|---|---|"]
+    for question in QUESTIONS:
+        readings = "<br>".join(f"`{choice}`: {meaning}" for choice, meaning in question.choices.items())
+        lines.append(f"| `{question.name}`: {question.asks} | {readings} |")
+    return "\n".join(lines)
