@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import typing as t
 from functools import cached_property
@@ -21,8 +22,9 @@ from singer_sdk.streams import RESTStream
 
 from tap_liine.auth import ExchangedTokenAuthenticator
 from tap_liine.concurrency import PartitionPipeline, batched
-from tap_liine.conform import BooleanConformer
 from tap_liine.errors import api_message
+from tap_liine.fidelity import TypeFidelity
+from tap_liine.observations import Observations
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
@@ -69,18 +71,20 @@ class LiineBaseStream(RESTStream[t.Any]):
     # Set by subclasses: "Liine", "Conversations", "Interactly"
     api_name = "API"
     # The lean record path: the SDK's per-field conformance is replaced by `conform`
-    # (see tap_liine/conform.py for why that gives the same output).
+    # (see tap_liine/fidelity.py: it makes the one change that conformance would make).
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     @cached_property
-    def conformer(self) -> BooleanConformer:
-        return BooleanConformer(self.schema)
+    def fidelity(self) -> TypeFidelity:
+        return TypeFidelity(self.schema, stream=self.name, logger=self.logger)
 
     def conform(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-        """What the SDK's conformance would change in these records (in place)."""
-        if self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE and self.conformer.needed:
-            self.conformer.page(records)
-        return records
+        """Each value as its schema declares it, where the value carries that type (in place)."""
+        return self.fidelity.page(records)
+
+    @property
+    def observations(self) -> Observations:
+        return self._tap.observations  # type: ignore[attr-defined,no-any-return]
 
     @cached_property
     def _everything_selected(self) -> bool:
@@ -134,7 +138,7 @@ class LiineBaseStream(RESTStream[t.Any]):
             pipeline = self._start_pipeline(dict(context))
         for task, batches in pipeline.take(dict(context)):
             for batch in batches:
-                yield from batch
+                yield from self.admit(context, task, batch)
             self.task_done(context, task)
         self.partition_done(context)
 
@@ -159,6 +163,10 @@ class LiineBaseStream(RESTStream[t.Any]):
     def fetch(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
         """The records of one task; runs on a worker thread."""
         return self.request_records(context)
+
+    def admit(self, context: Context, task: t.Any, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:  # noqa: ARG002
+        """The records of a task to emit, in order (main thread). Default: all of them."""
+        return records
 
     def task_done(self, context: Context, task: t.Any) -> None:
         """After a task's records are out (main thread): save progress."""
@@ -230,8 +238,23 @@ class LiineBaseStream(RESTStream[t.Any]):
         self.check_envelope(response.decoded, where)  # type: ignore[attr-defined]
 
     def decode_body(self, content: bytes) -> t.Any:
-        """orjson, once per page: parse_response and the paginator read the same value."""
-        return orjson.loads(content)
+        """orjson, once per page: parse_response and the paginator read the same value.
+
+        Python back ends write NaN and Infinity, which JSON does not have and Singer output
+        must not carry: such a body is read anyway, those values as null, said once.
+        """
+        try:
+            return orjson.loads(content)
+        except orjson.JSONDecodeError:
+            constants: list[str] = []
+            # Each NaN/Infinity becomes what `append` returns: None.
+            body = json.loads(content, parse_constant=constants.append)
+            self.observations.warn(
+                f"non-finite:{self.name}",
+                "%s: %s %s sent %s, which JSON does not allow; such values are emitted as null.",
+                self.name, self.api_name, self.path, " and ".join(sorted(set(constants))),
+            )  # fmt: skip
+            return body
 
     def check_envelope(self, body: t.Any, where: str) -> None:
         """Raise when a 200 body reports an error (e.g. `code: false`). Default: no check."""

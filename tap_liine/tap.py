@@ -15,6 +15,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
 from tap_liine.concurrency import RequestGate
+from tap_liine.observations import Observations
 from tap_liine.settings import CONFIG_SCHEMA, semantic_errors
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
@@ -44,6 +45,8 @@ class TapLiine(Tap):
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
         self._http_session: requests.Session | None = None
         super().__init__(*args, **kwargs)
+        # What the APIs turn out to answer to their documents' open questions, said once each.
+        self.observations = Observations(self.logger)
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.

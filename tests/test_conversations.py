@@ -6,10 +6,9 @@ import collections
 
 import pytest
 import requests
-from jsonschema import Draft7Validator, FormatChecker
 
 from tap_liine.sandbox.conversations import ConversationsApi
-from tests.helpers import run_cli, run_tap
+from tests.helpers import run_cli, run_tap, validate_records
 
 KEY = "demo-conversations-key"
 
@@ -59,10 +58,7 @@ def test_every_conversation_and_message_once_with_capped_pages_faults_and_expiri
     assert all(r["location_id"] == conversations[r["conversation_id"]] for r in message_rows)
     logins = requests.get(f"{server.url}/_sandbox/conversations/stats", timeout=5).json()["logins"]
     assert logins > 1
-    for stream in ("conversations", "conversation_messages"):
-        validator = Draft7Validator(run.schema(stream), format_checker=FormatChecker())
-        for record in run.records(stream):
-            assert not list(validator.iter_errors(record)), record
+    assert validate_records(run) == len(ids) + len(message_rows)
     # Emoji, empty bodies and attachments arrive as sent.
     bodies = {r["body"] for r in message_rows}
     assert "" in bodies and "Yes 👍" in bodies

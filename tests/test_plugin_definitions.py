@@ -56,3 +56,9 @@ def test_readme_settings_table_is_the_about_markdown() -> None:
     assert table
     missing = [line for line in table if line not in readme]
     assert not missing, f"README settings table is stale; first missing row: {missing[0]}"
+
+
+def test_readme_lists_every_sandbox_reading() -> None:
+    from tap_liine.sandbox.readings import table
+
+    assert table() in (ROOT / "README.md").read_text(), "run: python scripts/readme_readings.py"

@@ -219,10 +219,11 @@ class ConversationsApi:
         with self._lock:
             if query.page >= 2 and self._churn_left[query.location_id]:
                 self._churn(query)
+            by_conversation = self.readings["conversations.updated_since"] == "conversations"
             matching = [
                 c
                 for c in self.conversations[query.location_id]
-                if query.updated_since is None or c.updated >= query.updated_since
+                if query.updated_since is None or not by_conversation or c.updated >= query.updated_since
             ]
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
@@ -237,7 +238,11 @@ class ConversationsApi:
 
     def _messages_of(self, query: _ConversationQuery, conversation: Conversation) -> list[dict[str, t.Any]] | None:
         latest = LATEST_MESSAGES if self.readings["conversations.messages"] == "latest-5" else None
-        return query.messages_of(conversation, default_latest=latest)
+        messages = query.messages_of(conversation, default_latest=latest)
+        if messages is not None and query.updated_since and self.readings["conversations.updated_since"] == "messages":
+            since = _iso(query.updated_since)
+            messages = [m for m in messages if m["updated_at"] >= since]
+        return messages
 
     def _churn(self, query: _ConversationQuery) -> None:
         """One change among the rows already served: rows behind it shift (a skipped or repeated row)."""
@@ -280,7 +285,8 @@ class ConversationsApi:
         if name == "conversations/stats":
             return Response.json(200, {"logins": self.logins})
         if name == "conversations/churned":
-            return Response.json(200, {**self.churned, "deleted_messages": self._deleted})
+            deleted = {str(conversation): ids for conversation, ids in self._deleted.items()}
+            return Response.json(200, {**self.churned, "deleted_messages": deleted})
         return None
 
     def error_body(self, status: int, message: str) -> dict[str, t.Any]:  # noqa: ARG002

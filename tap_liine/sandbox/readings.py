@@ -106,6 +106,14 @@ QUESTIONS: tuple[Question, ...] = (
         {"100": "up to 100", "50": "silently capped at 50"},
     ),
     Question(
+        "conversations.updated_since",
+        'What does `updated_since` filter (its description says "Only return messages updated since")?',
+        {
+            "conversations": "conversations updated since (messages come whole)",
+            "messages": "the messages included; every conversation is listed",
+        },
+    ),
+    Question(
         "conversations.numbers",
         'Do ids and counts arrive as JSON numbers (the sample shows "<integer>" strings everywhere)?',
         {"json": "as JSON numbers and booleans", "strings": "as JSON strings"},

@@ -1,6 +1,7 @@
 """`conversations` and `conversation_messages`: patient conversations, one location at a time.
 
-Messages come inside the conversations' own responses (`include_messages=true`), so
+Messages come inside the conversations' own responses (`include_messages=true`, with
+`messages` set high so that no reading of its default cuts them short), so
 `conversation_messages` is an SDK child stream that reads them from its parent's page
 instead of sending requests of its own.
 """
@@ -15,13 +16,18 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
 from tap_liine.client import LiineBaseStream, parse_datetime
-from tap_liine.pagination import CountedPageNumberPaginator
+from tap_liine.pagination.passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
 from tap_liine.settings import MAX_CONVERSATIONS_PAGE
 
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
+
+# Messages asked per conversation. The document gives no default for `messages`; a server
+# may send only the latest few when it is absent. A conversation that comes with exactly
+# this many may have more, which the tap says.
+MESSAGES_PER_CONVERSATION = 1000
 
 
 class ConversationsStream(LiineBaseStream):
@@ -52,25 +58,37 @@ class ConversationsStream(LiineBaseStream):
     def partitions(self) -> list[dict[str, t.Any]]:
         return [{"location_id": location} for location in self.config.get("conversations_location_ids") or []]
 
-    def get_new_paginator(self) -> CountedPageNumberPaginator:
-        self._local.paginator = CountedPageNumberPaginator()
-        return t.cast("CountedPageNumberPaginator", self._local.paginator)
+    def get_new_paginator(self) -> PassesPaginator:
+        location = getattr(self._local, "location", "")
+        self._local.paginator = PassesPaginator(
+            where=f"{self.name} of location {location}",
+            observations=self.observations,
+            per_page=int(self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE)),
+        )
+        return t.cast("PassesPaginator", self._local.paginator)
 
-    def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
+    def fetch(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        self._local.location = context["location_id"]
+        return super().fetch(context, task)
+
+    def get_url_params(self, context: Context | None, next_page_token: PageToken | None) -> dict[str, t.Any]:
         assert context is not None
+        token = next_page_token or PageToken()
         params: dict[str, t.Any] = {
             "subdomain": self.config["conversations_subdomain"],
             "location_id": context["location_id"],
-            "page": next_page_token or 1,
+            "page": token.number,
             "per_page": self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE),
             "include_messages": "true",
+            "messages": MESSAGES_PER_CONVERSATION,
         }
-        since = self.updated_since(context).astimezone(dt.timezone.utc)
-        params["updated_since"] = since.strftime("%Y-%m-%dT%H:%M:%S+0000")
+        since = parse_datetime(token.probe_since) if token.probe_since else self.updated_since(context)
+        params["updated_since"] = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
         return params
 
     def check_envelope(self, body: t.Any, where: str) -> None:
-        if not isinstance(body, dict) or body.get("code") is False or not isinstance(body.get("data"), list):
+        failed = isinstance(body, dict) and str(body.get("code")).lower() == "false"
+        if not isinstance(body, dict) or failed or not isinstance(body.get("data"), list):
             detail = body if not isinstance(body, dict) else "; ".join(
                 str(part) for part in (body.get("description"), *(body.get("error") or [])) if part
             )  # fmt: skip
@@ -79,10 +97,18 @@ class ConversationsStream(LiineBaseStream):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         body = self.decoded(response)
-        rows = self._local.paginator.accept(body["data"], count=body.get("count"))
+        rows = self._local.paginator.accept(self.conform(body["data"]), count=body.get("count"))
         for row in rows:
-            self.pending_messages[row["id"]] = row.pop("messages", None) or []
-        return self.conform(rows)
+            messages = row.pop("messages", None) or []
+            if len(messages) >= MESSAGES_PER_CONVERSATION:
+                self.observations.warn(
+                    f"messages-cap:{row.get('id')}",
+                    "conversations: conversation %s came with %d messages, as many as the tap asks for; older "
+                    "messages of it may be missing from conversation_messages.",
+                    row.get("id"), len(messages),
+                )  # fmt: skip
+            self.pending_messages[row["id"]] = messages
+        return rows
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         # `location_id` is added by the SDK from the partition; the subdomain is ours to add.

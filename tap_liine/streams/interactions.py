@@ -6,8 +6,10 @@ import datetime as dt
 import threading
 import typing as t
 
+from singer_sdk.exceptions import FatalAPIError
+
 from tap_liine.client import LiineBaseStream, parse_datetime
-from tap_liine.pagination import Cursor, TieSafeCursorPaginator
+from tap_liine.pagination.cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE
 from tap_liine.windows import Backfill, Window, day_windows
@@ -15,6 +17,8 @@ from tap_liine.windows import Backfill, Window, day_windows
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
+
+ONE_DAY = dt.timedelta(days=1)
 
 
 class InteractionsStream(LiineBaseStream):
@@ -30,6 +34,7 @@ class InteractionsStream(LiineBaseStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._local = threading.local()  # each request loop has its own paginator
+        self._seam = WindowSeam()
 
     @property
     def url_base(self) -> str:
@@ -50,7 +55,7 @@ class InteractionsStream(LiineBaseStream):
             return [None]  # incremental: one walk over everything updated since the bookmark
         # First run, or a backfill a killed run left unfinished: windows, oldest first.
         backfill.begin(dt.datetime.now(dt.timezone.utc))
-        last_day = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)  # local dates may run ahead of UTC
+        last_day = dt.datetime.now(dt.timezone.utc).date() + ONE_DAY  # local dates may run ahead of UTC
         first_day = backfill.resume_from(self._start_date())
         return list(day_windows(first_day, last_day, int(self.config.get("window_days", 30))))
 
@@ -60,12 +65,17 @@ class InteractionsStream(LiineBaseStream):
         )
         return self.request_records({**context, "window": task} if task else context)
 
+    def admit(self, context: Context, task: Window | None, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:  # noqa: ARG002
+        return self._seam.admit(task, records)
+
     def task_done(self, context: Context, task: Window | None) -> None:
+        self._seam.window_done(task)
         if task is not None:
             Backfill(self.get_context_state(context)).window_done(task)
             self.emit_state()
 
     def partition_done(self, context: Context) -> None:
+        self._seam.reset()
         Backfill(self.get_context_state(context)).finish()
 
     def get_new_paginator(self) -> TieSafeCursorPaginator:
@@ -74,6 +84,7 @@ class InteractionsStream(LiineBaseStream):
             max_limit=MAX_PAGE_SIZE,
             types=self.types,
             where=f"{self.name}, {getattr(self._local, 'where', '')}",
+            observations=self.observations,
         )
         self._local.paginator = paginator
         return paginator
@@ -87,7 +98,9 @@ class InteractionsStream(LiineBaseStream):
         window = context.get("window")
         params["start_date"] = (window.first if window else self._start_date()).isoformat()
         if window:
-            params["end_date"] = window.last.isoformat()
+            # A day beyond the window: whether `end_date` covers its day or stops at its
+            # midnight, the window's last day is read in full (the seam drops the overlap).
+            params["end_date"] = (window.last + ONE_DAY).isoformat()
         updated_since = self.rewound_bookmark(context)
         if updated_since is not None:
             params["updated_date"] = updated_since.date().isoformat()
@@ -106,12 +119,41 @@ class InteractionsStream(LiineBaseStream):
         body = self.decoded(response)
         records = body.get("interactions") if isinstance(body, dict) else None
         if not isinstance(records, list):
-            from singer_sdk.exceptions import FatalAPIError
-
             msg = f"Liine {self.path} answered 200 without an `interactions` list."
             raise FatalAPIError(msg)
-        fresh = self._local.paginator.accept(records, limit=body.get("limit"), count=body.get("count"))
-        return self.conform(fresh)
+        envelope = {key: value for key, value in body.items() if key != "interactions"}
+        return self._local.paginator.accept(self.conform(records), envelope)
 
     def _start_date(self) -> dt.date:
         return parse_datetime(self.config["start_date"]).date()
+
+
+class WindowSeam:
+    """Consecutive windows overlap by a day; an interaction read by both is emitted once.
+
+    Each window asks `end_date` a day after its last day, so that its last day is read in
+    full under either reading of `end_date` and in either clock the API may filter days
+    with. Interactions that can fall in that extra day are remembered (a day's worth, not
+    the window's) and dropped when the next window brings them again. Main thread only.
+    """
+
+    def __init__(self) -> None:
+        self._previous: set[t.Any] = set()  # ids the next window may bring again
+        self._current: set[t.Any] = set()
+
+    def admit(self, window: Window | None, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        if window is None:
+            return records
+        admitted = [r for r in records if r.get("id") not in self._previous] if self._previous else records
+        overlap = (window.last + ONE_DAY).isoformat()
+        for record in admitted:
+            days = [value[:10] for value in (record.get(LOCAL), record.get(UTC_CLOCK)) if isinstance(value, str)]
+            if not days or max(days) >= overlap:
+                self._current.add(record.get("id"))
+        return admitted
+
+    def window_done(self, window: Window | None) -> None:
+        self._previous, self._current = (self._current, set()) if window else (set(), set())
+
+    def reset(self) -> None:
+        self._previous, self._current = set(), set()

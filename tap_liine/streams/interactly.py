@@ -3,6 +3,13 @@
 Both are partitioned by integration and appointment type ("all" when no type filter is
 configured) and replicate by UTC `date`. An incremental run re-reads the last
 `statistics_lookback_days` days, because dashboard figures change after the fact.
+
+Statistics are asked for one UTC day at a time. The document does not say what a
+`trends` entry's `_id` stands for (its sample is "2023-11-07T05:31:56Z"): a UTC day, a
+practice's local day starting at its local midnight, or an instant. Whatever the bucket,
+a trends row is the sum of the entries whose `_id` falls on one UTC day, and each window
+asks two days more on either side so that a bucket starting on one of its days is
+complete; buckets starting outside the window are left to the window they start in.
 """
 
 from __future__ import annotations
@@ -11,10 +18,12 @@ import datetime as dt
 import threading
 import typing as t
 
+import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.client import LiineBaseStream, parse_datetime
-from tap_liine.pagination import ListPagesPaginator
+from tap_liine.observations import as_count
+from tap_liine.pagination.lists import ListsPaginator, Weight, entry_count, trend_count
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
 from tap_liine.windows import Backfill, Window, day_windows
 
@@ -23,9 +32,10 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 ALL_TYPES = "all"
-PAGE_SIZE = 300  # the API's default `size`
+PAGE_SIZE = 300  # the API's default `size`; a server may send fewer, see ListsPaginator
 BREAKDOWNS = ("source", "utm_source", "utm_medium", "utm_campaign")
 UTC = dt.timezone.utc
+TREND_MARGIN = dt.timedelta(days=2)  # a bucket (a local day, at most) starting in the window is complete
 
 
 class InteractlyStream(LiineBaseStream):
@@ -38,7 +48,8 @@ class InteractlyStream(LiineBaseStream):
     is_sorted = True
     check_sorted = False
     state_partitioning_keys = ("integration_id", "appointment_type")
-    paged_lists: tuple[str, ...] = ()
+    paged_lists: t.ClassVar[dict[str, Weight]] = {}
+    margin = dt.timedelta(0)  # asked before and after each window
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,9 +68,14 @@ class InteractlyStream(LiineBaseStream):
             for kind in types
         ]
 
-    def get_new_paginator(self) -> ListPagesPaginator:
-        self._local.paginator = ListPagesPaginator(PAGE_SIZE, self.paged_lists)
-        return t.cast("ListPagesPaginator", self._local.paginator)
+    def get_new_paginator(self) -> ListsPaginator:
+        self._local.paginator = ListsPaginator(
+            self.paged_lists,
+            where=getattr(self._local, "where", self.name),
+            observations=self.observations,
+            size=PAGE_SIZE,
+        )
+        return t.cast("ListsPaginator", self._local.paginator)
 
     def get_url_params(self, context: Context | None, next_page_token: int | None) -> dict[str, t.Any]:
         assert context is not None
@@ -117,10 +133,22 @@ class InteractlyStream(LiineBaseStream):
         raise NotImplementedError
 
     def pages(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
-        """Every page of the dashboard for these whole UTC days."""
-        start = self.day_start(window.first)
-        end = self.day_start(window.last) + dt.timedelta(days=1, milliseconds=-1)
-        return list(self.request_records({**context, "window_start": start, "window_end": end}))
+        """Every page of the dashboard for these whole UTC days (and the margin around them)."""
+        start = self.day_start(window.first) - self.margin
+        end = self.day_start(window.last) + dt.timedelta(days=1, milliseconds=-1) + self.margin
+        self._local.where = (
+            f"{self.name}, integration {context['integration_id']}, type {context['appointment_type']}, "
+            f"{window.first}" + (f"..{window.last}" if window.last != window.first else "")
+        )
+        pages = list(self.request_records({**context, "window_start": start, "window_end": end}))
+        for name, missing in self._local.paginator.shortfall().items():
+            self.observations.note(
+                f"shortfall:{self.name}:{name}",
+                "%s: the %s list adds up to %d fewer appointments than the total (first seen in %s) although "
+                "every page of it was read: the API leaves some appointments out of that list.",
+                self.name, name, missing, self._local.where,
+            )  # fmt: skip
+        return pages
 
     @staticmethod
     def day_start(day: dt.date) -> dt.datetime:
@@ -139,7 +167,7 @@ class AppointmentStatisticsStream(InteractlyStream):
 
     name = "appointment_statistics"
     schema = STATISTICS
-    paged_lists = BREAKDOWNS
+    paged_lists: t.ClassVar[dict[str, Weight]] = dict.fromkeys(BREAKDOWNS, entry_count)
 
     @property
     def window_days(self) -> int:
@@ -151,7 +179,7 @@ class AppointmentStatisticsStream(InteractlyStream):
         row["total"] = pages[0]["overview"].get("total") if pages else 0
         for name in BREAKDOWNS:
             row[name] = [item for page in pages for item in page.get(name) or []]
-        return [row]
+        return self.conform([row])
 
 
 class AppointmentTrendsStream(InteractlyStream):
@@ -159,17 +187,47 @@ class AppointmentTrendsStream(InteractlyStream):
 
     name = "appointment_trends"
     schema = TRENDS
-    paged_lists = ("trends",)
+    paged_lists: t.ClassVar[dict[str, Weight]] = {"trends": trend_count}
+    margin = TREND_MARGIN
 
     def rows_for(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
         by_day: dict[dt.date, list[int]] = {}
         for page in self.pages(context, window):
+            self._note_buckets(page.get("trends") or [])
             for trend in page.get("trends") or []:
-                # One row per UTC day: entries the API may split a day into are added up.
-                counts = by_day.setdefault(parse_datetime(trend["_id"]).astimezone(UTC).date(), [0, 0])
-                counts[0] += trend.get("successful") or 0
-                counts[1] += trend.get("failed") or 0
+                # One row per UTC day: the entries starting on that day are added up.
+                day = self._day_of(trend)
+                if day is not None and window.first <= day <= window.last:
+                    counts = by_day.setdefault(day, [0, 0])
+                    counts[0] += as_count(trend.get("successful")) or 0
+                    counts[1] += as_count(trend.get("failed")) or 0
         return [
             {**self.keys(context, day), "successful": successful, "failed": failed}
             for day, (successful, failed) in sorted(by_day.items())
         ]
+
+    def _note_buckets(self, trends: list[dict[str, t.Any]]) -> None:
+        """What the entries' `_id`s stand for, said once: UTC days, a practice's local days, or instants."""
+        times = {str(trend.get("_id"))[11:19] for trend in trends}
+        if len(trends) < 3:
+            return  # too few to tell
+        if len(times) > 2 or "" in times:
+            kind = "instants (not days): rows add up the entries of each UTC day"
+        elif times == {"00:00:00"}:
+            kind = "UTC days"
+        else:
+            kind = f"days starting at {' or '.join(sorted(times))} UTC, a practice's local midnight: rows are the "
+            kind += "UTC days on which those days start"
+        self.observations.note(f"interactly.trend_id:{kind[:12]}", "appointment_trends: trends entries are %s.", kind)
+
+    def _day_of(self, trend: dict[str, t.Any]) -> dt.date | None:
+        try:
+            return parse_datetime(str(trend.get("_id"))).astimezone(UTC).date()
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            self.observations.warn(
+                f"trend-id:{trend.get('_id')!r}",
+                "%s: a trends entry's _id %.40r is no date-time; its %s successful and %s failed appointments "
+                "are not in any row.",
+                self.name, trend.get("_id"), trend.get("successful"), trend.get("failed"),
+            )  # fmt: skip
+            return None
