@@ -15,26 +15,27 @@ import typing as t
 import pendulum
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 
-from tap_liine.errors import api_message
+from tap_liine.errors import LoginError, RateLimited, api_message
+from tap_liine.gate import retry_after
 
 RENEW_MARGIN_SECONDS = 60.0
 
 
-class LoginError(FatalAPIError):
-    """The credentials were refused: retrying cannot help."""
-
-
 class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
-    """Keeps a bearer token obtained by exchanging a secret, renewing it before expiry."""
+    """Keeps a bearer token obtained by exchanging a secret, renewing it before expiry.
+
+    Logins go out on the tap's session, hence through its request gate like every other
+    request: they count towards the parallel and rate caps, and a 429 on a login pauses
+    every thread for its Retry-After before the login is tried again.
+    """
 
     header_name = "Authorization"
 
-    def __init__(self, *, timeout: float) -> None:
+    def __init__(self, *, session: requests.Session, timeout: float) -> None:
         super().__init__()
-        # Its own session: the SDK installs this authenticator as the streams' session auth.
-        self._session = requests.Session()
+        self._session = session
         self._timeout = timeout
         self._lock = threading.Lock()
         self._header_value: str | None = None
@@ -78,7 +79,12 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         except requests.exceptions.RequestException as exc:
             msg = f"Could not reach {url} to log in: {type(exc).__name__}."
             raise RetriableAPIError(msg) from None
-        if response.status_code == 429 or response.status_code >= 500:
+        if response.status_code == 429:
+            wait = retry_after(response)
+            after = "a backoff" if wait is None else f"{wait} s"
+            msg = f"Login at {url} answered 429 (rate limited); retrying after {after}"
+            raise RateLimited(msg, response, wait)
+        if response.status_code >= 500:
             msg = f"Login at {url} answered {response.status_code}: {api_message(response)}"
             raise RetriableAPIError(msg, response)
         return response

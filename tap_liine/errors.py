@@ -1,4 +1,4 @@
-"""Turning an API's error response into one readable sentence, without secrets."""
+"""The tap's errors, and turning an API's error response into one readable sentence, without secrets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import re
 
 import orjson
 import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -40,3 +41,19 @@ def _as_text(value: object) -> str:
 def _clip(text: str) -> str:
     text = _SPACE.sub(" ", text).strip()
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+class RateLimited(RetriableAPIError):
+    """A 429; `wait` is what the server asked for in Retry-After (seconds), if it said."""
+
+    def __init__(self, message: str, response: requests.Response, wait: float | None) -> None:
+        super().__init__(message, response)
+        self.wait = wait
+
+
+class UnauthorizedRetry(RetriableAPIError):
+    """A 401 on a token the tap had: log in again and retry."""
+
+
+class LoginError(FatalAPIError):
+    """The credentials were refused: retrying cannot help."""

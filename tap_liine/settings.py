@@ -1,351 +1,343 @@
-"""Settings: the JSON schema users configure (a public contract) and its semantic checks.
+"""Settings: the JSON schema users configure (a public contract), its messages, and cross-setting checks.
 
-The SDK validates types against the schema; `semantic_errors` adds what a schema cannot
-say (dates that parse, ids of the right shape, credentials that come in pairs), so that
-every bad setting is reported before any request is sent.
+Everything one setting must satisfy (types, ranges, allowed values, id patterns, no
+duplicates) is in the schema, so `--about`, the Meltano Hub definition and the README
+table show it. `config_errors` turns each violation into one sentence naming the setting,
+and never quotes the value of a secret; only checks that involve several settings
+(credentials that come together, a source at all) are code.
 """
 
 from __future__ import annotations
 
-import re
+import collections
 import typing as t
-from urllib.parse import urlsplit
 
 import pendulum
-from singer_sdk import typing as th
+from jsonschema import Draft202012Validator, ValidationError
 
 INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
-INTEGRATION_ID = re.compile(r"^[0-9a-f]{24}$")
+INTEGRATION_ID_PATTERN = "^[0-9a-f]{24}$"
+URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
+# YYYY-MM-DD, optionally with a time and offset: what `start_date` may be.
+DATE_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 MAX_PAGE_SIZE = 1000
 MAX_CONVERSATIONS_PAGE = 100
+# Query parameters the tap sets itself; `interaction_filters` may not.
+RESERVED_FILTERS = ("customer_id", "customer_ids", "pagination_timestamp", "limit", "start_date", "end_date",
+                    "updated_date", "type", "include_is_spam_likely")  # fmt: skip
+MEANINGS = {  # what a pattern asks for, in words
+    INTEGRATION_ID_PATTERN: "24 lowercase hexadecimal characters (e.g. 5eb7cf5a86d9755df3a6c593)",
+    URL_PATTERN: "an http(s) URL such as https://app.liine.com",
+    DATE_TIME_PATTERN: "an ISO-8601 date-time such as 2025-01-01T00:00:00Z",
+    r"\S": "non-empty",
+}
 
-CONFIG_SCHEMA = th.PropertiesList(
+# Which settings switch each source on.
+SOURCES: dict[str, tuple[str, ...]] = {
+    "Liine": ("customer_ids", "username", "password"),
+    "Conversations": ("conversations_api_key", "conversations_subdomain", "conversations_location_ids"),
+    "Interactly": ("interactly_api_key", "interactly_integration_ids"),
+}
+
+
+def _setting(kind: str | dict[str, t.Any], title: str, description: str, **extra: t.Any) -> dict[str, t.Any]:
+    schema = {"type": [kind, "null"]} if isinstance(kind, str) else dict(kind)
+    return {**schema, **extra, "title": title, "description": description}
+
+
+def _secret(title: str, description: str) -> dict[str, t.Any]:
+    return _setting("string", title, description, secret=True, writeOnly=True)
+
+
+def _list(items: dict[str, t.Any], title: str, description: str) -> dict[str, t.Any]:
+    return _setting({"type": ["array", "null"], "items": items, "minItems": 1, "uniqueItems": True}, title, description)
+
+
+def _url(default: str, title: str, description: str) -> dict[str, t.Any]:
+    return _setting("string", title, description, format="uri", pattern=URL_PATTERN, default=default)
+
+
+PROPERTIES: dict[str, dict[str, t.Any]] = {
     # --- all sources
-    th.Property(
-        "start_date",
-        th.DateTimeType,
-        required=True,
-        title="Start date",
-        description="Earliest data to extract on a first run (ISO-8601, e.g. 2025-01-01T00:00:00Z). "
-        "Later runs continue from the saved state.",
+    "start_date": _setting(
+        {"type": ["string"]},
+        "Start date",
+        "Earliest data to extract on a first run (ISO-8601, e.g. 2025-01-01T00:00:00Z). Later runs continue from "
+        "the saved state.",
+        format="date-time",
+        pattern=DATE_TIME_PATTERN,
     ),
-    th.Property(
-        "lookback_days",
-        th.IntegerType,
+    "lookback_days": _setting(
+        "integer",
+        "Lookback days",
+        "Days before each saved bookmark that an incremental run of `interactions` and `conversations` re-reads, "
+        "to catch late updates (0: none; bookmarks never pass the moment a run began).",
+        minimum=0,
         default=1,
-        title="Lookback days",
-        description="Days before each saved bookmark that an incremental run of `interactions` and "
-        "`conversations` re-reads, to catch late updates.",
     ),
-    th.Property(
-        "max_retries",
-        th.IntegerType,
+    "max_retries": _setting(
+        "integer",
+        "Maximum tries",
+        "Attempts per request before a retriable error (429, 5xx, timeout, reset, unreadable body) fails the run.",
+        minimum=1,
         default=5,
-        title="Maximum tries",
-        description="Attempts per request before a retriable error (429, 5xx, timeout, reset, "
-        "unreadable body) fails the run.",
     ),
-    th.Property(
-        "retry_wait_seconds",
-        th.NumberType,
+    "retry_wait_seconds": _setting(
+        "number",
+        "First retry wait",
+        "Seconds to wait before the first retry; each further retry waits twice as long. A 429's Retry-After "
+        "header overrides it.",
+        minimum=0,
         default=2.0,
-        title="First retry wait",
-        description="Seconds to wait before the first retry; each further retry waits twice as long. "
-        "A 429's Retry-After header overrides it.",
     ),
-    th.Property(
-        "window_days",
-        th.IntegerType,
+    "window_days": _setting(
+        "integer",
+        "Backfill window (days)",
+        "A first run reads `interactions` and the Interactly trends in windows of this many days, oldest first, "
+        "and saves its progress after each one: a killed backfill resumes with the next window.",
+        minimum=1,
         default=30,
-        title="Backfill window (days)",
-        description="A first run reads `interactions` and the Interactly trends in windows of this many days, "
-        "oldest first, and saves its progress after each one: a killed backfill resumes with the next window.",
     ),
-    th.Property(
-        "max_parallel_requests",
-        th.IntegerType,
+    "max_parallel_requests": _setting(
+        "integer",
+        "Parallel requests",
+        "Windows and days are fetched this many at a time (1 = one request after another). Records and state come "
+        "out in order either way.",
+        minimum=1,
+        maximum=32,
         default=4,
-        title="Parallel requests",
-        description="Windows and days are fetched this many at a time (1 = one request after another). "
-        "Records and state come out in order either way.",
     ),
-    th.Property(
-        "max_requests_per_second",
-        th.NumberType,
+    "max_requests_per_second": _setting(
+        "number",
+        "Requests per second",
+        "Cap on requests per second across all streams and threads (0 = no cap).",
+        minimum=0,
         default=0,
-        title="Requests per second",
-        description="Cap on requests per second across all streams and threads (0 = no cap).",
     ),
-    th.Property(
-        "request_timeout",
-        th.NumberType,
+    "request_timeout": _setting(
+        "number",
+        "Request timeout",
+        "Seconds to wait for a response before retrying the request.",
+        exclusiveMinimum=0,
         default=300,
-        title="Request timeout",
-        description="Seconds to wait for a response before retrying the request.",
     ),
     # --- Liine
-    th.Property(
-        "api_url",
-        th.URIType,
-        default="https://app.liine.com",
-        title="Liine API URL",
-        description="Base URL of the Liine API.",
+    "api_url": _url("https://app.liine.com", "Liine API URL", "Base URL of the Liine API."),
+    "username": _setting("string", "Liine username", "Liine dashboard login."),
+    "password": _secret(
+        "Liine password",
+        "Password of the Liine dashboard login; exchanged for a JWT at /call_log/authenticate/.",
     ),
-    th.Property("username", th.StringType, title="Liine username", description="Liine dashboard login."),
-    th.Property(
-        "password",
-        th.StringType,
-        secret=True,
-        title="Liine password",
-        description="Password of the Liine dashboard login; exchanged for a JWT at /call_log/authenticate/.",
+    "customer_ids": _list(
+        {"type": "integer", "minimum": 1},
+        "Liine customer ids",
+        "Liine customers to extract (ask Liine support for them); one state partition each.",
     ),
-    th.Property(
-        "customer_ids",
-        th.ArrayType(th.IntegerType),
-        title="Liine customer ids",
-        description="Liine customers to extract (ask Liine support for them); one state partition each.",
-    ),
-    th.Property(
-        "include_spam",
-        th.BooleanType,
+    "include_spam": _setting(
+        "boolean",
+        "Include spam-likely interactions",
+        "Also extract interactions Liine marks as likely spam (the flag `is_spam_likely` tells them apart). When "
+        "false the parameter is omitted, as the API counts it when present at all.",
         default=True,
-        title="Include spam-likely interactions",
-        description="Also extract interactions Liine marks as likely spam (the flag `is_spam_likely` "
-        "tells them apart). When false the parameter is omitted, as the API counts it when present at all.",
     ),
-    th.Property(
-        "interaction_types",
-        th.ArrayType(th.StringType),
-        title="Interaction types",
-        description="Only these interaction types: call, form, online_booking, ehr_pms_entry (default: all).",
+    "interaction_types": _list(
+        {"type": "string", "enum": list(INTERACTION_TYPES)},
+        "Interaction types",
+        "Only these interaction types (default: all).",
     ),
-    th.Property(
-        "interaction_filters",
-        th.ObjectType(additional_properties=True),
+    "interaction_filters": _setting(
+        {"type": ["object", "null"], "additionalProperties": True},
+        "Further interaction filters",
+        'Further documented query parameters of /call_log/interactions/ (e.g. {"direction": ["inbound"], '
+        '"agent": [null, 12], "first_time_interaction": true}), sent verbatim: lists as repeated parameters, '
+        "null as `null`, booleans as `true`/`false`.",
+        propertyNames={"not": {"enum": list(RESERVED_FILTERS)}},
         default={},
-        title="Further interaction filters",
-        description="Further documented query parameters of /call_log/interactions/ (e.g. "
-        '{"direction": ["inbound"], "duration_min": 30}), sent verbatim; lists are sent as repeated parameters.',
     ),
-    th.Property(
-        "page_size",
-        th.IntegerType,
+    "page_size": _setting(
+        "integer",
+        "Interactions per page",
+        "`limit` sent to the interactions endpoint.",
+        minimum=1,
+        maximum=MAX_PAGE_SIZE,
         default=MAX_PAGE_SIZE,
-        title="Interactions per page",
-        description="`limit` sent to the interactions endpoint (1 to 1000).",
     ),
     # --- patient conversations
-    th.Property(
-        "conversations_api_url",
-        th.URIType,
-        default="https://nexhealth.info",
-        title="Conversations API URL",
-        description="Base URL of the patient-conversations API.",
+    "conversations_api_url": _url(
+        "https://nexhealth.info", "Conversations API URL", "Base URL of the patient-conversations API."
     ),
-    th.Property(
-        "conversations_api_key",
-        th.StringType,
-        secret=True,
-        title="Conversations API key",
-        description="API key, exchanged at POST /authenticates for a bearer token that the tap renews "
-        "before it expires.",
+    "conversations_api_key": _secret(
+        "Conversations API key",
+        "API key, exchanged at POST /authenticates for a bearer token that the tap renews before it expires.",
     ),
-    th.Property(
-        "conversations_subdomain",
-        th.StringType,
-        title="Conversations subdomain",
-        description="The institution's subdomain, sent with every request to scope it.",
+    "conversations_subdomain": _setting(
+        "string",
+        "Conversations subdomain",
+        "The institution's subdomain, sent with every request to scope it.",
     ),
-    th.Property(
-        "conversations_location_ids",
-        th.ArrayType(th.StringType),
-        title="Conversations location ids",
-        description="Locations whose conversations to extract; one state partition each.",
+    "conversations_location_ids": _list(
+        {"type": "string", "pattern": r"\S"},
+        "Conversations location ids",
+        "Locations whose conversations to extract; one state partition each.",
     ),
-    th.Property(
-        "conversations_page_size",
-        th.IntegerType,
+    "conversations_page_size": _setting(
+        "integer",
+        "Conversations per page",
+        "`per_page` sent to /conversations.",
+        minimum=1,
+        maximum=MAX_CONVERSATIONS_PAGE,
         default=MAX_CONVERSATIONS_PAGE,
-        title="Conversations per page",
-        description="`per_page` sent to /conversations (1 to 100).",
     ),
     # --- Interactly
-    th.Property(
-        "interactly_api_url",
-        th.URIType,
-        default="https://api.interactly.ai",
-        title="Interactly API URL",
-        description="Base URL of the Interactly API.",
+    "interactly_api_url": _url("https://api.interactly.ai", "Interactly API URL", "Base URL of the Interactly API."),
+    "interactly_api_key": _secret(
+        "Interactly API key",
+        "API key from the Interactly dashboard, sent as `Authorization: Bearer <key>`.",
     ),
-    th.Property(
-        "interactly_api_key",
-        th.StringType,
-        secret=True,
-        title="Interactly API key",
-        description="API key from the Interactly dashboard, sent as `Authorization: Bearer <key>`.",
+    "interactly_integration_ids": _list(
+        {"type": "string", "pattern": INTEGRATION_ID_PATTERN},
+        "Interactly integration ids",
+        "Integrations whose appointment statistics to extract.",
     ),
-    th.Property(
-        "interactly_integration_ids",
-        th.ArrayType(th.StringType),
-        title="Interactly integration ids",
-        description="Integrations whose appointment statistics to extract (24 lowercase hex characters each).",
+    "appointment_types": _list(
+        {"type": "string", "enum": list(APPOINTMENT_TYPES)},
+        "Appointment types",
+        "Appointment types to extract separately; one state partition each. Default: all types together, as "
+        'appointment_type "all".',
     ),
-    th.Property(
-        "appointment_types",
-        th.ArrayType(th.StringType),
-        title="Appointment types",
-        description="Appointment types to extract separately (NP, F/U, ASC_FU, FU Tele, PROCEDURE, PROV_USE, "
-        'RAP_ACCESS); one state partition each. Default: all types together, as appointment_type "all".',
-    ),
-    th.Property(
-        "statistics_lookback_days",
-        th.IntegerType,
+    "statistics_lookback_days": _setting(
+        "integer",
+        "Statistics lookback days",
+        "Days before the bookmark that an incremental run of the Interactly streams re-reads, because dashboard "
+        "figures change after the fact.",
+        minimum=0,
         default=7,
-        title="Statistics lookback days",
-        description="Days before the bookmark that an incremental run of the Interactly streams re-reads, "
-        "because dashboard figures change after the fact.",
     ),
-)
+}
 
-SECRET_SETTINGS = ("password", "conversations_api_key", "interactly_api_key")
-URL_SETTINGS = ("api_url", "conversations_api_url", "interactly_api_url")
+CONFIG_SCHEMA: dict[str, t.Any] = {
+    "type": "object",
+    "properties": PROPERTIES,
+    "required": ["start_date"],
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+}
+SECRET_SETTINGS = tuple(name for name, schema in PROPERTIES.items() if schema.get("secret"))
 
 
-def semantic_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Every problem with `config` that its JSON schema cannot express, one paragraph each."""
-    errors: list[str] = []
+def source_configured(config: t.Mapping[str, t.Any], source: str) -> bool:
+    return any(config.get(name) for name in SOURCES[source])
+
+
+def source_hint(source: str) -> str:
+    return "set " + ", ".join(f"`{name}`" for name in SOURCES[source])
+
+
+def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Every problem with `config`, one sentence each, secrets never quoted."""
+    config = dict(config)  # a read-only mapping is no JSON object to jsonschema
+    validator = Draft202012Validator(schema)
+    errors = [_sentence(error, schema) for error in sorted(validator.iter_errors(config), key=lambda e: list(e.path))]
     start = config.get("start_date")
-    if isinstance(start, str):
+    if isinstance(start, str) and not any("`start_date`" in e for e in errors):
         try:
             pendulum.parse(start)
         except (ValueError, pendulum.parsing.exceptions.ParserError):
-            errors.append(
-                f"Setting `start_date` must be an ISO-8601 date-time such as 2025-01-01T00:00:00Z; got {start!r}."
-            )
-    for name in ("lookback_days", "statistics_lookback_days", "max_retries", "window_days", "max_parallel_requests"):
-        value = config.get(name)
-        if isinstance(value, int) and value < (0 if "lookback" in name else 1):
-            errors.append(
-                f"Setting `{name}` must be {'0 or more' if 'lookback' in name else '1 or more'}; got {value}."
-            )
-    for name in ("retry_wait_seconds", "request_timeout", "max_requests_per_second"):
-        value = config.get(name)
-        if isinstance(value, (int, float)) and value <= (0 if name == "request_timeout" else -1e-9):
-            errors.append(f"Setting `{name}` must be a positive number of seconds; got {value}.")
-    for name in URL_SETTINGS:
-        value = config.get(name)
-        if value is not None and not _is_http_url(value):
-            errors.append(f"Setting `{name}` must be an http(s) URL such as https://app.liine.com; got {value!r}.")
-    errors += _liine_errors(config)
-    errors += _conversations_errors(config)
-    errors += _interactly_errors(config)
-    return errors
+            errors.append(f"Setting `start_date` must be a real date, such as 2025-01-01T00:00:00Z; got {start!r}.")
+    errors += _cross_setting_errors(config)
+    return list(dict.fromkeys(errors))
 
 
-def _is_http_url(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in {"http", "https"} and bool(parts.hostname) and " " not in value
+def _sentence(error: ValidationError, schema: dict[str, t.Any]) -> str:
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        name = str(error.message).split("'")[1]
+        return f"Setting `{name}` is required: {PROPERTIES.get(name, {}).get('description', '')}"
+    if not path:
+        return "The configuration must be a JSON object of settings (see the README's settings table)."
+    name = str(path[0])
+    secret = bool(schema.get("properties", {}).get(name, {}).get("secret"))
+    value = "a value" if secret else repr(error.instance)
+    rule = error.validator_value
+    what = {
+        "type": lambda: f"must be {_kinds(rule)}; got {_shown(error.instance, secret)}",
+        "minimum": lambda: f"must be {rule} or more; got {value}",
+        "maximum": lambda: f"must be {rule} or less; got {value}",
+        "exclusiveMinimum": lambda: f"must be more than {rule}; got {value}",
+        "enum": lambda: f"accepts {', '.join(map(str, rule))}; got {value}",
+        "pattern": lambda: f"must hold {MEANINGS.get(str(rule), f'values matching {rule}')}; {value} is not",
+        "minItems": lambda: "must not be an empty list",
+        "uniqueItems": lambda: f"lists {_duplicates(error.instance)} more than once",
+        "propertyNames": lambda: (
+            f"may not set {value}: the tap sets it itself (use `customer_ids`, `start_date`, "
+            "`interaction_types`, `include_spam` or `page_size`)"
+        ),
+    }.get(str(error.validator), lambda: "is not valid" + ("" if secret else f": {error.message}"))()
+    return f"Setting `{name}` {what}."
 
 
-def _liine_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+def _kinds(rule: t.Any) -> str:
+    kinds = [k for k in ([rule] if isinstance(rule, str) else rule) if k != "null"]
+    words = {"integer": "a whole number", "number": "a number", "boolean": "true or false", "string": "a string",
+             "array": "a list", "object": "an object (a mapping of names to values)"}  # fmt: skip
+    return " or ".join(words.get(k, k) for k in kinds)
+
+
+def _shown(value: t.Any, secret: bool) -> str:
+    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    return kind.get(type(value), type(value).__name__) if secret else repr(value)
+
+
+def _duplicates(values: list[t.Any]) -> str:
+    counts = collections.Counter(map(repr, values))  # values may be unhashable
+    return ", ".join(shown for shown, times in counts.items() if times > 1)
+
+
+def _cross_setting_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """What involves several settings: credentials that come together, a source at all."""
     errors: list[str] = []
-    customers = config.get("customer_ids")
-    if customers is not None:
-        if not isinstance(customers, list) or not customers:
-            errors.append("Setting `customer_ids` must be a non-empty list of Liine customer ids (integers).")
-        else:
-            bad = [c for c in customers if isinstance(c, bool) or not isinstance(c, int) or c <= 0]
-            if bad:
-                errors.append(f"Setting `customer_ids` must hold positive integers only; these are not: {bad!r}.")
-            if len(set(map(str, customers))) != len(customers):
-                errors.append(f"Setting `customer_ids` lists a customer more than once: {customers!r}.")
+    if config.get("customer_ids"):
         for name in ("username", "password"):
             if not config.get(name):
                 errors.append(
-                    f"Setting `{name}` is required when `customer_ids` is set: the tap logs in to Liine "
-                    "with `username` and `password` to extract interactions."
+                    f"Setting `{name}` is required when `customer_ids` is set: the tap logs in to Liine with "
+                    "`username` and `password` to extract interactions."
                 )
     elif config.get("username") or config.get("password"):
         errors.append(
-            "Setting `customer_ids` is required when Liine credentials are set: list the Liine "
-            "customers to extract (ask Liine support for the ids)."
+            "Setting `customer_ids` is required when Liine credentials are set: list the Liine customers to "
+            "extract (ask Liine support for the ids)."
         )
-    types = config.get("interaction_types")
-    if types is not None:
-        unknown = [v for v in types if v not in INTERACTION_TYPES] if isinstance(types, list) else [types]
-        if unknown or not types:
-            errors.append(
-                f"Setting `interaction_types` accepts {', '.join(INTERACTION_TYPES)}; "
-                f"{'it is empty' if not types else f'unknown: {unknown!r}'}."
-            )
-    size = config.get("page_size")
-    if isinstance(size, int) and not 1 <= size <= MAX_PAGE_SIZE:
-        errors.append(f"Setting `page_size` must be between 1 and {MAX_PAGE_SIZE}; got {size}.")
-    filters = config.get("interaction_filters") or {}
-    reserved = {"customer_id", "customer_ids", "pagination_timestamp", "limit", "start_date", "end_date",
-                "updated_date", "type", "include_is_spam_likely"}  # fmt: skip
-    clash = sorted(reserved & set(filters))
-    if clash:
-        errors.append(
-            f"Setting `interaction_filters` may not set {clash}: the tap sets these itself "
-            "(use `customer_ids`, `start_date`, `interaction_types`, `include_spam` or `page_size`)."
-        )
-    return errors
-
-
-def _conversations_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    errors: list[str] = []
-    names = ("conversations_api_key", "conversations_subdomain", "conversations_location_ids")
-    given = [name for name in names if config.get(name) not in (None, "", [])]
-    if given:
-        for name in names:
+    for source in ("Conversations", "Interactly"):
+        names = SOURCES[source]
+        given = [name for name in names if config.get(name) not in (None, "", [])]
+        for name in names if given else ():
             if name not in given:
                 errors.append(
                     f"Setting `{name}` is required when {', '.join(f'`{g}`' for g in given)} "
-                    f"{'is' if len(given) == 1 else 'are'} set: the conversations API needs the key, "
-                    "the subdomain and at least one location id."
+                    f"{'is' if len(given) == 1 else 'are'} set: the {source.lower()} source needs "
+                    f"{', '.join(f'`{n}`' for n in names)}."
                 )
-    locations = config.get("conversations_location_ids")
-    if isinstance(locations, list):
-        bad = [v for v in locations if not isinstance(v, str) or not v.strip()]
-        if bad:
-            errors.append(f"Setting `conversations_location_ids` must hold non-empty strings; these are not: {bad!r}.")
-        elif len(set(locations)) != len(locations):
-            errors.append(f"Setting `conversations_location_ids` lists a location more than once: {locations!r}.")
-    size = config.get("conversations_page_size")
-    if isinstance(size, int) and not 1 <= size <= MAX_CONVERSATIONS_PAGE:
-        errors.append(f"Setting `conversations_page_size` must be between 1 and {MAX_CONVERSATIONS_PAGE}; got {size}.")
-    return errors
-
-
-def _interactly_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    errors: list[str] = []
-    key, ids = config.get("interactly_api_key"), config.get("interactly_integration_ids")
-    if key and not ids:
+    if not any(source_configured(config, source) for source in SOURCES):
         errors.append(
-            "Setting `interactly_integration_ids` is required when `interactly_api_key` is set: "
-            "list the integrations whose appointment statistics to extract."
+            "No source is configured. Set `customer_ids`, `username` and `password` for Liine interactions, and/or "
+            "`conversations_api_key`, `conversations_subdomain` and `conversations_location_ids` for patient "
+            "conversations, and/or `interactly_api_key` and `interactly_integration_ids` for appointment "
+            "statistics (see the README's settings table)."
         )
-    if ids and not key:
-        errors.append("Setting `interactly_api_key` is required when `interactly_integration_ids` is set.")
-    if isinstance(ids, list):
-        bad = [v for v in ids if not isinstance(v, str) or not INTEGRATION_ID.match(v)]
-        if bad:
-            errors.append(
-                f"Setting `interactly_integration_ids` must hold ids of 24 lowercase hexadecimal characters "
-                f"(e.g. 5eb7cf5a86d9755df3a6c593); these are not: {bad!r}."
-            )
-        elif len(set(ids)) != len(ids):
-            errors.append(f"Setting `interactly_integration_ids` lists an integration more than once: {ids!r}.")
-    types = config.get("appointment_types")
-    if isinstance(types, list):
-        unknown = [v for v in types if v not in APPOINTMENT_TYPES]
-        if unknown or not types:
-            errors.append(
-                f"Setting `appointment_types` accepts {', '.join(APPOINTMENT_TYPES)}; "
-                f"{'it is empty' if not types else f'unknown: {unknown!r}'}."
-            )
     return errors
+
+
+def api_params(filters: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """`interaction_filters` as the API spells them: null as `null`, booleans as `true`/`false`."""
+
+    def spelled(value: t.Any) -> t.Any:
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (list, tuple)):
+            return [spelled(item) for item in value]
+        return value
+
+    return {name: spelled(value) for name, value in filters.items()}

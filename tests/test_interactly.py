@@ -86,25 +86,24 @@ def test_daily_figures_equal_ground_truth_with_faults(sandbox, types) -> None:
 
 def test_second_run_rereads_only_the_lookback_window(sandbox) -> None:
     server = _start(sandbox)
-    config = interactly_config(server.url, statistics_lookback_days=7)
+    config = interactly_config(server.url, statistics_lookback_days=30)
     first = run_tap(config)
+    today = dt.datetime.now(dt.timezone.utc).date()
+    # Every partition's bookmark is the last day read (today), trends included, although
+    # trends have rows only for days with appointments.
+    for stream in ("appointment_statistics", "appointment_trends"):
+        marks = {p["replication_key_value"][:10] for p in first.last_state["bookmarks"][stream]["partitions"]}
+        assert marks == {today.isoformat()}, stream
+
     second = run_tap(config, state=first.last_state)
 
-    today = dt.datetime.now(dt.timezone.utc).date()
-    expected = {(today - dt.timedelta(days=n)).isoformat() for n in range(8)}
-    assert {r["date"][:10] for r in second.records("appointment_statistics")} == expected
-    assert len(second.records("appointment_statistics")) == len(INTEGRATIONS) * 8
-    # Trends have rows only for days with appointments: their bookmark is the last such day.
-    trend_marks = {
-        p["replication_key_value"][:10] for p in first.last_state["bookmarks"]["appointment_trends"]["partitions"]
-    }
-    newest = dt.date.fromisoformat(max(trend_marks))
-    trend_window = {(newest + dt.timedelta(days=n)).isoformat() for n in range(-7, (today - newest).days + 1)}
-    trend_days = {r["date"][:10] for r in second.records("appointment_trends")}
-    assert trend_days <= trend_window
-    assert max(trend_days) == newest.isoformat()
-    bookmarks = second.last_state["bookmarks"]["appointment_statistics"]["partitions"]
-    assert {p["replication_key_value"][:10] for p in bookmarks} == {today.isoformat()}
+    window = {(today - dt.timedelta(days=n)).isoformat() for n in range(31)}
+    assert {r["date"][:10] for r in second.records("appointment_statistics")} == window
+    assert len(second.records("appointment_statistics")) == len(INTEGRATIONS) * 31
+    for integration in INTEGRATIONS:
+        days_with_appointments = {day for day in _truth(server.url, integration, "all") if day in window}
+        trend_days = {r["date"][:10] for r in second.records("appointment_trends") if r["integration_id"] == integration}
+        assert trend_days == days_with_appointments and trend_days
 
 
 @pytest.mark.parametrize(

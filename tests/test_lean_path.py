@@ -14,7 +14,8 @@ import json
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
-from tap_liine.client import LiineBaseStream
+from tap_liine.streams.base import TapStream
+from tap_liine.writer import SchemaOnce
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.tap import TapLiine
@@ -39,6 +40,10 @@ def _canonical(run) -> list:
     return out
 
 
+class SimpleJSONWriter(SchemaOnce, SingerWriter):
+    """The SDK's default (simplejson) writer, sending each stream's SCHEMA once as the tap's writer does."""
+
+
 def test_lean_output_equals_straightforward_output(sandbox, monkeypatch) -> None:
     conversations = ConversationsApi(conversations_per_location=40)
     server = sandbox(scale=3000, quirks=True, extra_apis=[conversations, InteractlyApi(days=20)])
@@ -46,9 +51,9 @@ def test_lean_output_equals_straightforward_output(sandbox, monkeypatch) -> None
 
     lean = run_tap(config)
 
-    monkeypatch.setattr(LiineBaseStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE)
-    monkeypatch.setattr(LiineBaseStream, "decode_body", lambda _self, raw: json.loads(raw, parse_float=decimal.Decimal))
-    monkeypatch.setattr(TapLiine, "message_writer_class", SingerWriter)
+    monkeypatch.setattr(TapStream, "TYPE_CONFORMANCE_LEVEL", TypeConformanceLevel.RECURSIVE)
+    monkeypatch.setattr(TapStream, "decode_body", lambda _self, raw: json.loads(raw, parse_float=decimal.Decimal))
+    monkeypatch.setattr(TapLiine, "message_writer_class", SimpleJSONWriter)
     straightforward = run_tap(config)
 
     # The sample has teeth: quirks, unicode, nulls and large numbers are all in it.

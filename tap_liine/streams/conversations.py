@@ -3,22 +3,27 @@
 Messages come inside the conversations' own responses (`include_messages=true`, with
 `messages` set high so that no reading of its default cuts them short), so
 `conversation_messages` is an SDK child stream that reads them from its parent's page
-instead of sending requests of its own.
+instead of sending requests of its own. The SDK syncs a child once per parent record;
+the child keeps that quiet (one METRIC line and no "Beginning sync" line per conversation)
+and the parent keeps a conversation's messages only until the child has had them, and
+not at all when the child is not selected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
+import logging
 import typing as t
 
+from singer_sdk import metrics
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
-from tap_liine.client import LiineBaseStream, parse_datetime
 from tap_liine.pagination.passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
 from tap_liine.settings import MAX_CONVERSATIONS_PAGE
+from tap_liine.streams.base import TapStream
+from tap_liine.windows import parse_datetime
 
 if t.TYPE_CHECKING:
     import requests
@@ -30,21 +35,19 @@ if t.TYPE_CHECKING:
 MESSAGES_PER_CONVERSATION = 1000
 
 
-class ConversationsStream(LiineBaseStream):
+class ConversationsStream(TapStream):
     name = "conversations"
     api_name = "Conversations"
     path = "/conversations"
     primary_keys = ("id",)
     replication_key = "updated_at"
-    is_sorted = False  # pages come in id order
     state_partitioning_keys = ("location_id",)
     schema = CONVERSATIONS
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._local = threading.local()
-        # Messages of the conversations on the current page, until the child stream takes them.
-        self.pending_messages: dict[int, list[dict[str, t.Any]]] = {}
+        # Messages of conversations fetched but not yet emitted, until the child stream takes them.
+        self.pending_messages: dict[t.Any, list[dict[str, t.Any]]] = {}
 
     @property
     def url_base(self) -> str:
@@ -58,18 +61,20 @@ class ConversationsStream(LiineBaseStream):
     def partitions(self) -> list[dict[str, t.Any]]:
         return [{"location_id": location} for location in self.config.get("conversations_location_ids") or []]
 
+    @property
+    def messages_wanted(self) -> bool:
+        return any(child.selected for child in self.child_streams)
+
+    def describe(self, context: Context, task: t.Any) -> str:  # noqa: ARG002
+        return f"location {context['location_id']}"
+
     def get_new_paginator(self) -> PassesPaginator:
-        location = getattr(self._local, "location", "")
         self._local.paginator = PassesPaginator(
-            where=f"{self.name} of location {location}",
+            where=f"{self.name} of {self.where()}",
             observations=self.observations,
             per_page=int(self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE)),
         )
         return t.cast("PassesPaginator", self._local.paginator)
-
-    def fetch(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:
-        self._local.location = context["location_id"]
-        return super().fetch(context, task)
 
     def get_url_params(self, context: Context | None, next_page_token: PageToken | None) -> dict[str, t.Any]:
         assert context is not None
@@ -79,9 +84,10 @@ class ConversationsStream(LiineBaseStream):
             "location_id": context["location_id"],
             "page": token.number,
             "per_page": self.config.get("conversations_page_size", MAX_CONVERSATIONS_PAGE),
-            "include_messages": "true",
-            "messages": MESSAGES_PER_CONVERSATION,
+            "include_messages": "true" if self.messages_wanted else "false",
         }
+        if self.messages_wanted:
+            params["messages"] = MESSAGES_PER_CONVERSATION
         since = parse_datetime(token.probe_since) if token.probe_since else self.updated_since(context)
         params["updated_since"] = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
         return params
@@ -98,17 +104,28 @@ class ConversationsStream(LiineBaseStream):
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
         body = self.decoded(response)
         rows = self._local.paginator.accept(self.conform(body["data"]), count=body.get("count"))
+        keep = self.messages_wanted
         for row in rows:
             messages = row.pop("messages", None) or []
-            if len(messages) >= MESSAGES_PER_CONVERSATION:
-                self.observations.warn(
-                    f"messages-cap:{row.get('id')}",
-                    "conversations: conversation %s came with %d messages, as many as the tap asks for; older "
-                    "messages of it may be missing from conversation_messages.",
-                    row.get("id"), len(messages),
-                )  # fmt: skip
-            self.pending_messages[row["id"]] = messages
+            if keep:
+                self._check_messages(row, messages)
+                self.pending_messages[row.get("id")] = messages
         return rows
+
+    def _check_messages(self, row: dict[str, t.Any], messages: list[dict[str, t.Any]]) -> None:
+        if len(messages) >= MESSAGES_PER_CONVERSATION:
+            self.observations.warn(
+                f"messages-cap:{row.get('id')}",
+                "conversations: conversation %s came with %d messages, as many as the tap asks for; older "
+                "messages of it may be missing from conversation_messages.",
+                row.get("id"), len(messages),
+            )  # fmt: skip
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        for record in super().get_records(context):
+            yield record
+            # The SDK has synced the child for it by now, or filtered it out with a stream map.
+            self.pending_messages.pop(record.get("id"), None)
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         # `location_id` is added by the SDK from the partition; the subdomain is ours to add.
@@ -122,21 +139,56 @@ class ConversationsStream(LiineBaseStream):
     ) -> t.Iterable[dict[str, t.Any]]:
         yield {"location_id": record["location_id"], "conversation_id": record["id"]}
 
+    def finish_partition(self, context: Context) -> None:
+        for child in self.child_streams:
+            if isinstance(child, ConversationMessagesStream) and child.selected:
+                child.finish_location(context)
+        super().finish_partition(context)
 
-class ConversationMessagesStream(LiineBaseStream):
+
+class _ChildSyncsQuiet(logging.Filter):
+    """The SDK announces every child sync (one per conversation); one summary per location is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Beginning sync of", "Starting incremental sync of"))
+
+
+class _OpenCounter(metrics.Counter):
+    """Counts across every child sync of a location; logged per location, not per conversation."""
+
+    def __exit__(self, *exc: object) -> None:
+        """A child sync ended; the count goes on."""
+
+
+class _SilentTimer(metrics.Timer):
+    def __exit__(self, *exc: object) -> None:
+        """No timing line per conversation."""
+
+
+class ConversationMessagesStream(TapStream):
     name = "conversation_messages"
     api_name = "Conversations"
     parent_stream_type = ConversationsStream
     primary_keys = ("id",)
     replication_key = "updated_at"
-    is_sorted = False
     state_partitioning_keys = ("location_id",)
     schema = CONVERSATION_MESSAGES
     path = "/conversations"
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger.addFilter(_ChildSyncsQuiet())
+        self._counter = _OpenCounter(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name})
+
     @property
     def url_base(self) -> str:
         return str(self.config["conversations_api_url"]).rstrip("/")
+
+    def get_record_counter(self, **_: t.Any) -> metrics.Counter:
+        return self._counter
+
+    def get_sync_timer(self) -> metrics.Timer:
+        return _SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
@@ -153,8 +205,8 @@ class ConversationMessagesStream(LiineBaseStream):
     def get_new_paginator(self) -> None:
         return None
 
-    def _write_schema_message(self) -> None:
-        # The SDK syncs a child once per parent record; one SCHEMA message per run is enough.
-        if not getattr(self, "_schema_sent", False):
-            self._schema_sent = True
-            super()._write_schema_message()
+    def finish_location(self, context: Context) -> None:
+        """The location's conversations are done: its messages' bookmark, and their count."""
+        self.bookmarks.finish(self._partition_key(context), self.get_context_state(context))
+        self._counter.with_context({"location_id": context["location_id"]})
+        self._counter.exit()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import typing as t
 
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_liine.client import LiineBaseStream, parse_datetime
+from tap_liine.bookmarks import Backfill
 from tap_liine.pagination.cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
-from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE
-from tap_liine.windows import Backfill, Window, day_windows
+from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE, api_params
+from tap_liine.streams.base import TapStream
+from tap_liine.windows import Window, day_windows, parse_datetime
 
 if t.TYPE_CHECKING:
     import requests
@@ -21,7 +21,7 @@ if t.TYPE_CHECKING:
 ONE_DAY = dt.timedelta(days=1)
 
 
-class InteractionsStream(LiineBaseStream):
+class InteractionsStream(TapStream):
     name = "interactions"
     api_name = "Liine"
     path = "/call_log/interactions/"
@@ -33,7 +33,6 @@ class InteractionsStream(LiineBaseStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._local = threading.local()  # each request loop has its own paginator
         self._seam = WindowSeam()
 
     @property
@@ -59,10 +58,10 @@ class InteractionsStream(LiineBaseStream):
         first_day = backfill.resume_from(self._start_date())
         return list(day_windows(first_day, last_day, int(self.config.get("window_days", 30))))
 
+    def describe(self, context: Context, task: Window | None) -> str:
+        return f"customer {context['customer_id']}" + (f", window {task.first}..{task.last}" if task else "")
+
     def fetch(self, context: Context, task: Window | None) -> t.Iterable[dict[str, t.Any]]:
-        self._local.where = f"customer {context['customer_id']}" + (
-            f", window {task.first}..{task.last}" if task else ""
-        )
         return self.request_records({**context, "window": task} if task else context)
 
     def admit(self, context: Context, task: Window | None, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:  # noqa: ARG002
@@ -74,16 +73,15 @@ class InteractionsStream(LiineBaseStream):
             Backfill(self.get_context_state(context)).window_done(task)
             self.emit_state()
 
-    def partition_done(self, context: Context) -> None:
+    def partition_done(self, context: Context) -> None:  # noqa: ARG002
         self._seam.reset()
-        Backfill(self.get_context_state(context)).finish()
 
     def get_new_paginator(self) -> TieSafeCursorPaginator:
         paginator = TieSafeCursorPaginator(
             limit=int(self.config.get("page_size", MAX_PAGE_SIZE)),
             max_limit=MAX_PAGE_SIZE,
             types=self.types,
-            where=f"{self.name}, {getattr(self._local, 'where', '')}",
+            where=f"{self.name}, {self.where()}",
             observations=self.observations,
         )
         self._local.paginator = paginator
@@ -92,7 +90,7 @@ class InteractionsStream(LiineBaseStream):
     def get_url_params(self, context: Context | None, next_page_token: Cursor | None) -> dict[str, t.Any]:
         assert context is not None
         cursor = next_page_token or Cursor()
-        params: dict[str, t.Any] = dict(self.config.get("interaction_filters") or {})
+        params: dict[str, t.Any] = api_params(self.config.get("interaction_filters") or {})
         params["customer_id"] = context["customer_id"]
         params["limit"] = cursor.limit or self.config.get("page_size", MAX_PAGE_SIZE)
         window = context.get("window")

@@ -15,17 +15,17 @@ complete; buckets starting outside the window are left to the window they start 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import typing as t
 
 import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
-from tap_liine.client import LiineBaseStream, parse_datetime
+from tap_liine.bookmarks import Backfill
 from tap_liine.observations import as_count
 from tap_liine.pagination.lists import ListsPaginator, Weight, entry_count, trend_count
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
-from tap_liine.windows import Backfill, Window, day_windows
+from tap_liine.streams.base import TapStream
+from tap_liine.windows import Window, day_windows, parse_datetime
 
 if t.TYPE_CHECKING:
     import requests
@@ -38,22 +38,14 @@ UTC = dt.timezone.utc
 TREND_MARGIN = dt.timedelta(days=2)  # a bucket (a local day, at most) starting in the window is complete
 
 
-class InteractlyStream(LiineBaseStream):
+class InteractlyStream(TapStream):
     api_name = "Interactly"
     path = "/integrations/v2/resource-records/{integration_id}/appointments/statistics"
     primary_keys = ("integration_id", "appointment_type", "date")
-    replication_key = "date"
-    # Days are emitted oldest first, so the bookmark can follow them; the lookback re-reads
-    # days before the saved bookmark on purpose, hence no sort check.
-    is_sorted = True
-    check_sorted = False
+    replication_key = "date"  # the last day read: days are read oldest first, a window at a time
     state_partitioning_keys = ("integration_id", "appointment_type")
     paged_lists: t.ClassVar[dict[str, Weight]] = {}
     margin = dt.timedelta(0)  # asked before and after each window
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._local = threading.local()
 
     @property
     def url_base(self) -> str:
@@ -71,7 +63,7 @@ class InteractlyStream(LiineBaseStream):
     def get_new_paginator(self) -> ListsPaginator:
         self._local.paginator = ListsPaginator(
             self.paged_lists,
-            where=getattr(self._local, "where", self.name),
+            where=f"{self.name}, {self.where()}",
             observations=self.observations,
             size=PAGE_SIZE,
         )
@@ -113,17 +105,31 @@ class InteractlyStream(LiineBaseStream):
             first = backfill.resume_from(start)
         return day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
 
+    def describe(self, context: Context, task: Window) -> str:
+        days = f"{task.first}" + (f"..{task.last}" if task.last != task.first else "")
+        return f"integration {context['integration_id']}, type {context['appointment_type']}, {days}"
+
     def fetch(self, context: Context, task: Window) -> t.Iterable[dict[str, t.Any]]:
         return self.rows_for(context, task)
 
     def task_done(self, context: Context, task: Window) -> None:
-        backfill = Backfill(self.get_context_state(context))
+        """Days come oldest first and each window is read whole: its last day is the bookmark."""
+        state = self.get_context_state(context)
+        backfill = Backfill(state)
         if backfill.in_progress:
             backfill.window_done(task)
+        self.bookmarks.advance(state, self.day_start(task.last).isoformat())
         self.emit_state()
 
-    def partition_done(self, context: Context) -> None:
-        Backfill(self.get_context_state(context)).finish()
+    def finish_partition(self, context: Context) -> None:
+        state = self.get_context_state(context)
+        Backfill(state).end()
+        if not state.get("replication_key_value"):  # nothing left to read: today is done
+            self.bookmarks.advance(state, self.day_start(dt.datetime.now(UTC).date()).isoformat())
+        self.emit_state()
+
+    def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None:
+        """Bookmarks follow the windows read (task_done), not the rows emitted."""
 
     @property
     def window_days(self) -> int:
@@ -136,17 +142,13 @@ class InteractlyStream(LiineBaseStream):
         """Every page of the dashboard for these whole UTC days (and the margin around them)."""
         start = self.day_start(window.first) - self.margin
         end = self.day_start(window.last) + dt.timedelta(days=1, milliseconds=-1) + self.margin
-        self._local.where = (
-            f"{self.name}, integration {context['integration_id']}, type {context['appointment_type']}, "
-            f"{window.first}" + (f"..{window.last}" if window.last != window.first else "")
-        )
         pages = list(self.request_records({**context, "window_start": start, "window_end": end}))
         for name, missing in self._local.paginator.shortfall().items():
             self.observations.note(
                 f"shortfall:{self.name}:{name}",
                 "%s: the %s list adds up to %d fewer appointments than the total (first seen in %s) although "
                 "every page of it was read: the API leaves some appointments out of that list.",
-                self.name, name, missing, self._local.where,
+                self.name, name, missing, self.where(),
             )  # fmt: skip
         return pages
 

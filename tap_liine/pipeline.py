@@ -1,10 +1,12 @@
-"""Concurrent fetching that keeps the Singer output's guarantees.
+"""The ordered partition pipeline: tasks fetched ahead on worker threads, emitted in order.
 
-`in_order` runs tasks (windows, days) on worker threads but hands their results back in
-task order, each through a small bounded queue: memory stays bounded, and the caller can
-write a STATE after a task knowing every record it covers has been written.
-`RequestGate` is shared by every request of the tap: it caps parallel requests and
-requests per second, and after a 429 holds *all* workers until Retry-After has passed.
+A stream's partitions (customers, locations, integrations) are split into tasks (windows,
+days, one walk). `PartitionPipeline` runs the tasks of a partition and of the partitions
+after it on up to `workers` threads, but hands their records back in task order through
+small bounded queues: memory stays bounded, and the caller writes a STATE after a task
+knowing every record it covers has been written. When any task fails, the gate's failure
+is set at once (no worker sends another request) and the caller gets that error the next
+time it waits; no hand-over between threads can block forever.
 """
 
 from __future__ import annotations
@@ -12,46 +14,14 @@ from __future__ import annotations
 import collections
 import queue
 import threading
-import time
 import typing as t
+
+from tap_liine.gate import RequestGate, Stopped
 
 T = t.TypeVar("T")
 R = t.TypeVar("R")
 _DONE = object()
-
-
-class RequestGate:
-    def __init__(self, *, parallel: int, per_second: float = 0.0) -> None:
-        self._slots = threading.BoundedSemaphore(parallel)
-        self._interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._lock = threading.Lock()
-        self._next_start = 0.0
-        self._paused_until = 0.0
-        self.in_flight = 0
-        self.peak_in_flight = 0
-
-    def pause(self, seconds: float) -> None:
-        """A 429 asked to wait: every worker waits, not just the one that got it."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    def __enter__(self) -> RequestGate:
-        self._slots.acquire()
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                wait = max(self._paused_until, self._next_start) - now
-                if wait <= 0:
-                    self._next_start = now + self._interval
-                    self.in_flight += 1
-                    self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                    return self
-            time.sleep(wait)
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.in_flight -= 1
-        self._slots.release()
+_POLL = 0.1
 
 
 def in_order(
@@ -59,31 +29,38 @@ def in_order(
     produce: t.Callable[[T], t.Iterable[R]],
     *,
     workers: int,
+    gate: RequestGate,
     buffer: int = 2,
 ) -> t.Generator[tuple[T, t.Iterator[R]], None, None]:
     """(task, its results) in task order; up to `workers` tasks are produced concurrently.
 
-    Each result iterator must be consumed before the next pair is asked for. An error in a
-    task is raised when its results are consumed; stopping early releases every worker.
+    Each result iterator must be consumed before the next pair is asked for. A task's error
+    fails the gate (every request stops) and is raised to the consumer; stopping early
+    releases every worker.
     """
     pending = collections.deque(tasks)
     running: collections.deque[tuple[T, queue.Queue[t.Any]]] = collections.deque()
     stop = threading.Event()
 
+    def hand_over(out: queue.Queue[t.Any], item: t.Any) -> bool:
+        """Put `item`, unless the consumer has gone; False then."""
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=_POLL)
+            except queue.Full:
+                continue
+            return True
+        return False
+
     def work(task: T, out: queue.Queue[t.Any]) -> None:
         try:
             for item in produce(task):
-                while not stop.is_set():
-                    try:
-                        out.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(out, item):
                     return
-            out.put(_DONE)
+            hand_over(out, _DONE)
         except BaseException as exc:
-            out.put(exc)
+            gate.fail(exc)
+            hand_over(out, exc)
 
     def start_more() -> None:
         while pending and len(running) < workers:
@@ -94,11 +71,16 @@ def in_order(
 
     def drain(out: queue.Queue[t.Any]) -> t.Iterator[R]:
         while True:
-            item = out.get()
+            try:
+                item = out.get(timeout=_POLL)
+            except queue.Empty:
+                if gate.failure is not None:  # another task failed: no point waiting for this one
+                    raise gate.failure from None
+                continue
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
-                raise item
+                raise (gate.failure or item) if isinstance(item, Stopped) else item
             yield item
 
     try:
@@ -127,8 +109,8 @@ class PartitionPipeline(t.Generic[T]):
     """One `in_order` run over the tasks of every partition of a stream.
 
     The SDK syncs partitions one after another; this lets workers run ahead into the next
-    partitions (other customers, locations, integrations) while the current one is being
-    emitted, without changing what is emitted or when its STATE is written.
+    partitions while the current one is being emitted, without changing what is emitted
+    or when its STATE is written.
     """
 
     def __init__(
@@ -137,10 +119,11 @@ class PartitionPipeline(t.Generic[T]):
         produce: t.Callable[[dict[str, t.Any], T], t.Iterable[t.Any]],
         *,
         workers: int,
+        gate: RequestGate,
     ) -> None:
         tasks = [(context, task) for context, partition_tasks in plans for task in partition_tasks]
         self._remaining = collections.deque(context for context, _ in plans)
-        self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers)
+        self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers, gate=gate)
         self._ahead: tuple[tuple[dict[str, t.Any], T], t.Iterator[t.Any]] | None = None
 
     @property

@@ -1,0 +1,115 @@
+"""The tap-wide request gate: how many requests at once, how fast, when to pause, when to stop.
+
+Every HTTP request of the tap, logins included, goes out through `GatedAdapter`, the
+requests transport adapter mounted on the tap's one session. So one place caps parallel
+requests and their rate, holds every thread while a 429's Retry-After runs, and, once any
+request has failed for good, lets no further request out: the other workers stop at
+once instead of finishing their windows of a run that has already failed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import typing as t
+from email.utils import parsedate_to_datetime
+
+from requests.adapters import HTTPAdapter
+
+if t.TYPE_CHECKING:
+    import requests
+
+MAX_RETRY_AFTER_SECONDS = 600.0
+_POLL = 0.05  # how often a waiting thread looks whether the run has failed
+
+
+class Stopped(Exception):
+    """A request not sent because the run has already failed (see `RequestGate.failure`)."""
+
+
+class RequestGate:
+    def __init__(self, *, parallel: int, per_second: float = 0.0) -> None:
+        self._slots = threading.BoundedSemaphore(parallel)
+        self._interval = 1.0 / per_second if per_second > 0 else 0.0
+        self._lock = threading.Lock()
+        self._next_start = 0.0
+        self._paused_until = 0.0
+        self._failure: BaseException | None = None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The error that failed the run, once one has."""
+        return self._failure
+
+    def fail(self, error: BaseException) -> None:
+        """The run has failed: let no further request out. The first failure is kept."""
+        with self._lock:
+            if self._failure is None and not isinstance(error, Stopped):
+                self._failure = error
+
+    def pause(self, seconds: float) -> None:
+        """A 429 asked to wait: every worker waits, not just the one that got it."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def __enter__(self) -> RequestGate:
+        while not self._slots.acquire(timeout=_POLL):
+            self._raise_if_failed()
+        try:
+            while True:
+                self._raise_if_failed()
+                with self._lock:
+                    now = time.monotonic()
+                    wait = max(self._paused_until, self._next_start) - now
+                    if wait <= 0:
+                        self._next_start = now + self._interval
+                        self.in_flight += 1
+                        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+                        return self
+                time.sleep(min(wait, _POLL))
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.in_flight -= 1
+        self._slots.release()
+
+    def _raise_if_failed(self) -> None:
+        if self._failure is not None:
+            raise Stopped(str(self._failure))
+
+
+class GatedAdapter(HTTPAdapter):
+    """Sends each request through the gate; a 429 pauses every thread for its Retry-After."""
+
+    def __init__(self, gate: RequestGate, *, default_pause: float, pool_maxsize: int) -> None:
+        super().__init__(pool_maxsize=pool_maxsize)
+        self.gate = gate
+        self._default_pause = default_pause
+
+    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]
+        with self.gate:
+            response = super().send(request, *args, **kwargs)
+        if response.status_code == 429:
+            wait = retry_after(response)
+            self.gate.pause(self._default_pause if wait is None else wait)
+        return response
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """The Retry-After of a response in seconds (given as seconds or an HTTP date), at most 10 minutes."""
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(raw).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)

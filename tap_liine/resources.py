@@ -1,0 +1,69 @@
+"""What every stream and thread of one tap run shares, created once, up front.
+
+One session whose transport adapter sends every request (logins included) through the
+request gate; one login per source; what the APIs turned out to answer to their
+documents' open questions; and the moment the run began, which no bookmark may pass.
+Streams reach it through `TapStream.resources`, typed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import typing as t
+
+import requests
+from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
+
+from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
+from tap_liine.gate import GatedAdapter, RequestGate
+from tap_liine.observations import Observations
+
+
+class TapResources:
+    def __init__(self, config: t.Mapping[str, t.Any], logger: logging.Logger) -> None:
+        self.config = config
+        self.workers = int(config.get("max_parallel_requests", 4))
+        self.timeout = float(config.get("request_timeout", 300))
+        self.gate = RequestGate(parallel=self.workers, per_second=float(config.get("max_requests_per_second", 0)))
+        self.session = requests.Session()
+        adapter = GatedAdapter(
+            self.gate,
+            default_pause=float(config.get("retry_wait_seconds", 2.0)),
+            pool_maxsize=max(10, self.workers),  # a kept-alive connection per worker thread
+        )
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.observations = Observations(logger)
+        self.run_started = dt.datetime.now(dt.timezone.utc)
+        self._lock = threading.Lock()
+        self._authenticators: dict[str, APIAuthenticatorBase] = {}
+
+    def authenticator_for(self, source: str) -> APIAuthenticatorBase:
+        """One authenticator (hence one login) per source, shared by its streams and threads."""
+        with self._lock:
+            if source not in self._authenticators:
+                self._authenticators[source] = self._new_authenticator(source)
+            return self._authenticators[source]
+
+    def _new_authenticator(self, source: str) -> APIAuthenticatorBase:
+        if source == "Liine":
+            return LiineAuthenticator(
+                api_url=self.config["api_url"],
+                username=self.config.get("username", ""),
+                password=self.config.get("password", ""),
+                session=self.session,
+                timeout=self.timeout,
+            )
+        if source == "Conversations":
+            return ConversationsAuthenticator(
+                api_url=self.config["conversations_api_url"],
+                api_key=self.config.get("conversations_api_key", ""),
+                session=self.session,
+                timeout=self.timeout,
+            )
+        if source == "Interactly":
+            return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))
+        msg = f"unknown source {source!r}"
+        raise ValueError(msg)

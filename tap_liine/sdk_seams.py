@@ -1,0 +1,64 @@
+"""Every place the tap relies on the Singer SDK's private surface, in one module.
+
+Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`); tests/test_sdk_seams.py fails
+loudly when an SDK upgrade changes what is relied on here. Everything else in the tap uses
+the SDK's public extension points. Two private hooks remain, for reasons no public one serves:
+
+- `Stream._generate_record_messages(record)`: the lean record path. The SDK's version copies
+  every record to drop deselected properties and conforms every field, per record; when
+  nothing is deselected and conformance is off (the tap conforms a page at a time, see
+  fidelity.py) the copy is wasted work: the largest cost left in a tap's record loop. It
+  reads `Stream._stream_version` (set by the SDK for ACTIVATE_VERSION) as the SDK does.
+- `Stream._increment_stream_state(record, *, context)`: bookmarks. The SDK's keeps an
+  unsorted or partitioned stream's bookmark in "progress markers" that a failed run loses,
+  logs that progress is not resumable, and may pass the run's start; the tap's bookmarks
+  (bookmarks.py) are fed here instead and written when a partition is done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from functools import cached_property
+
+import singer_sdk.singerlib as singer
+from singer_sdk.helpers.conform import TypeConformanceLevel
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.mapper import StreamMap
+
+SDK_VERSION_CHECKED = "0.54.9"
+
+
+class SdkSeams:
+    """Mixed into the stream base ahead of the SDK's RESTStream."""
+
+    if t.TYPE_CHECKING:  # provided by the stream this is mixed into
+        TYPE_CONFORMANCE_LEVEL: TypeConformanceLevel
+        stream_maps: list[StreamMap]
+        _stream_version: int | None
+
+        def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None: ...
+
+    @cached_property
+    def _everything_selected(self) -> bool:
+        return all(t.cast("t.Any", self).mask.values())
+
+    def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
+        if not self._everything_selected or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+            yield from super()._generate_record_messages(record)  # type: ignore[misc]
+            return
+        extracted = dt.datetime.now(dt.timezone.utc)
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield singer.RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=extracted,
+                )
+
+    def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
+        self.bookmark(latest_record, context)

@@ -1,0 +1,198 @@
+"""`TapStream`: what every stream of the tap shares, whichever of the three APIs it reads.
+
+A stream plans each partition (customer, location, integration) as tasks (windows, days,
+one walk); the ordered pipeline (pipeline.py) fetches them ahead on worker threads and
+hands their records back in order; after each task the stream may save progress, after
+each partition its bookmark is written (bookmarks.py) and a STATE goes out. Requests go
+through resilient HTTP (http.py) on the tap's shared, gated session (resources.py);
+records are conformed a page at a time (fidelity.py) and emitted on the lean path
+(sdk_seams.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import typing as t
+from functools import cached_property
+
+import requests
+from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.streams import RESTStream
+
+from tap_liine.bookmarks import Bookmarks
+from tap_liine.fidelity import TypeFidelity
+from tap_liine.http import ResilientHTTP
+from tap_liine.pipeline import PartitionPipeline, batched
+from tap_liine.sdk_seams import SdkSeams
+from tap_liine.settings import source_configured, source_hint
+from tap_liine.windows import parse_datetime
+
+if t.TYPE_CHECKING:
+    from singer_sdk.authenticators import APIAuthenticatorBase
+    from singer_sdk.helpers.types import Context
+
+    from tap_liine.observations import Observations
+    from tap_liine.resources import TapResources
+    from tap_liine.tap import TapLiine
+
+
+class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
+    api_name = "API"  # set by subclasses: "Liine", "Conversations", "Interactly"
+    # The SDK's per-field conformance is replaced by `conform`, a page at a time.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._local = threading.local()  # per worker thread: its paginator, partition, decoded body
+        self.bookmarks = Bookmarks(self.replication_key or "", self.resources.run_started)
+        self._pipeline: PartitionPipeline[t.Any] | None = None
+        self._said_unconfigured = False
+
+    # ----- what the tap shares ---------------------------------------------------------------
+
+    @property
+    def resources(self) -> TapResources:
+        return t.cast("TapLiine", self._tap).resources
+
+    @property
+    def observations(self) -> Observations:
+        return self.resources.observations
+
+    @property
+    def authenticator(self) -> APIAuthenticatorBase:
+        return self.resources.authenticator_for(self.api_name)
+
+    @property
+    def requests_session(self) -> requests.Session:
+        return self.resources.session
+
+    def build_prepared_request(self, *args: t.Any, **kwargs: t.Any) -> requests.PreparedRequest:
+        # As the SDK's, without setting the authenticator on the shared session: the SDK
+        # authenticates each attempt anyway, and the session also carries the logins.
+        request = requests.Request(*args, **kwargs)
+        request.headers.setdefault("User-Agent", self.user_agent)
+        return self.requests_session.prepare_request(request)
+
+    @cached_property
+    def timeout(self) -> int:  # type: ignore[override]  # the SDK types it int; seconds may be fractional
+        return t.cast("int", self.resources.timeout)
+
+    @property
+    def selected(self) -> bool:
+        """Selected in the catalog, and its source configured (else skipped, said once)."""
+        if not super().selected:
+            return False
+        if source_configured(self.config, self.api_name):
+            return True
+        if not self._said_unconfigured:
+            self._said_unconfigured = True
+            self.logger.info(
+                "Skipping stream '%s': the %s source is not configured (%s).",
+                self.name, self.api_name, source_hint(self.api_name),
+            )  # fmt: skip
+        return False
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]  # the SDK's own setter
+
+    def get_replication_key_signpost(self, context: Context | None = None) -> None:
+        """No signpost: bookmarks are capped at the run's start by `Bookmarks` instead."""
+
+    # ----- records -----------------------------------------------------------------------------
+
+    @cached_property
+    def fidelity(self) -> TypeFidelity:
+        return TypeFidelity(self.schema, stream=self.name, logger=self.logger)
+
+    def conform(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        """Each value as its schema declares it, where the value carries that type (in place)."""
+        return self.fidelity.page(records)
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """This partition's tasks, fetched ahead with those of the partitions after it, emitted
+        in order, each followed by `task_done`, then the partition's bookmark and a STATE."""
+        if context is None:  # no partition at all: this source is not configured
+            return
+        pipeline = self._pipeline
+        if pipeline is None or pipeline.next_partition != dict(context):
+            # First partition, or the SDK asks out of the planned order: plan from here.
+            pipeline = self._start_pipeline(dict(context))
+        for task, batches in pipeline.take(dict(context)):
+            for batch in batches:
+                yield from self.admit(context, task, batch)
+            self.task_done(context, task)
+        self.partition_done(context)
+        self.finish_partition(context)
+
+    def _start_pipeline(self, context: dict[str, t.Any]) -> PartitionPipeline[t.Any]:
+        if self._pipeline is not None:
+            self._pipeline.close()
+        partitions = [dict(p) for p in (self.partitions or [])]
+        later = partitions[partitions.index(context) :] if context in partitions else [context]
+        self._pipeline = PartitionPipeline(
+            [(p, self.plan(p)) for p in later],
+            lambda p, task: batched(self._fetch_on_worker(p, task)),
+            workers=self.resources.workers,
+            gate=self.resources.gate,
+        )
+        return self._pipeline
+
+    def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:
+        self._local.where = self.describe(context, task)
+        return self.fetch(context, task)
+
+    # Hooks for the streams:
+
+    def describe(self, context: Context, task: t.Any) -> str:  # noqa: ARG002
+        """What a task is about, for messages: e.g. "customer 101, window 2026-01-01..2026-01-30"."""
+        return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
+
+    def plan(self, context: Context) -> list[t.Any]:  # noqa: ARG002
+        """The tasks of one partition, in order. Default: one walk over all its pages."""
+        return [None]
+
+    def fetch(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:  # noqa: ARG002
+        """The records of one task; runs on a worker thread."""
+        return self.request_records(context)
+
+    def admit(self, context: Context, task: t.Any, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:  # noqa: ARG002
+        """The records of a task to emit, in order (main thread). Default: all of them."""
+        return records
+
+    def task_done(self, context: Context, task: t.Any) -> None:
+        """After a task's records are out (main thread): save progress."""
+
+    def partition_done(self, context: Context) -> None:
+        """After the partition's last task, before its bookmark is written."""
+
+    # ----- state -------------------------------------------------------------------------------
+
+    def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None:
+        self.bookmarks.see(self._partition_key(context), record)
+
+    def finish_partition(self, context: Context) -> None:
+        """Write the partition's bookmark and a STATE: a run that fails later keeps it."""
+        self.bookmarks.finish(self._partition_key(context), self.get_context_state(context))
+        self.emit_state()
+
+    def _partition_key(self, context: Context | None) -> tuple[t.Any, ...]:
+        partition = self.state_manager.get_state_partition_context(context) or {}
+        return tuple(sorted(partition.items()))
+
+    def emit_state(self) -> None:
+        """Write a STATE now (after a window: every record it covers is already out)."""
+        self._tap.state_writer.write_state(self.tap_state)
+
+    def rewound_bookmark(self, context: Context | None, lookback_setting: str = "lookback_days") -> dt.datetime | None:
+        """This partition's saved bookmark less the lookback; None on a first run."""
+        bookmark = self.get_context_state(context).get("replication_key_value")
+        if not bookmark:
+            return None
+        lookback = dt.timedelta(days=int(self.config.get(lookback_setting, 1)))
+        return parse_datetime(bookmark) - lookback
+
+    def updated_since(self, context: Context | None) -> dt.datetime:
+        """The bookmark less the lookback, or `start_date` on a first run."""
+        return self.rewound_bookmark(context) or parse_datetime(self.config["start_date"])
