@@ -25,6 +25,7 @@ class Run:
 
     messages: list[dict[str, t.Any]]
     log: str
+    tap: TapLiine | None = None
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
@@ -44,27 +45,51 @@ class Run:
         return self.states[-1]
 
 
-def run_tap(config: dict[str, t.Any], state: dict[str, t.Any] | None = None) -> Run:
-    """Run the tap in this process, as `tap-liine --config ... --state ...` would."""
+def run_tap(
+    config: dict[str, t.Any], state: dict[str, t.Any] | None = None, catalog: dict[str, t.Any] | None = None
+) -> Run:
+    """Run the tap in this process, as `tap-liine --config ... --state ... --catalog ...` would."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     log = io.StringIO()
     handler = logging.StreamHandler(log)
     root = logging.getLogger()
     root.addHandler(handler)
-    tap_logger = logging.getLogger("tap-liine")
-    tap_logger.setLevel(logging.INFO)  # as the CLI's logging config does
+    for name in ("tap-liine", "singer_sdk.metrics"):
+        logging.getLogger(name).setLevel(logging.INFO)  # as the CLI's logging config does
     try:
         with contextlib.redirect_stdout(out):
-            tap = TapLiine(config=config, state=state, validate_config=True)
+            tap = TapLiine(config=config, state=state, catalog=catalog, validate_config=True)
             tap.sync_all()
             out.flush()
     finally:
         root.removeHandler(handler)
     raw = out.buffer.getvalue().decode()  # type: ignore[attr-defined]
-    return Run([json.loads(line) for line in raw.splitlines() if line.strip()], log.getvalue())
+    return Run([json.loads(line) for line in raw.splitlines() if line.strip()], log.getvalue(), tap)
 
 
-def run_cli(tmp_path: Path, config: dict[str, t.Any], *args: str) -> subprocess.CompletedProcess[str]:
+def catalog_without(config: dict[str, t.Any], *streams: str) -> dict[str, t.Any]:
+    """The tap's catalog with these streams deselected."""
+    catalog = TapLiine(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] not in streams
+    return catalog
+
+
+def sent(url: str, contains: str = "") -> list[str]:
+    """Paths (with queries) of the API requests the sandbox received, in order."""
+    return [path for _, path in requests.get(f"{url}/_sandbox/requests", timeout=10).json() if contains in path]
+
+
+def partitions(state: dict[str, t.Any], stream: str) -> dict[t.Any, dict[str, t.Any]]:
+    """A stream's partition states by the value of their (single or first) context key."""
+    return {next(iter(p["context"].values())): p for p in state["bookmarks"][stream]["partitions"]}
+
+
+def run_cli(
+    tmp_path: Path, config: dict[str, t.Any], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run the installed CLI in a subprocess: exit code, stdout, stderr."""
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
@@ -72,7 +97,7 @@ def run_cli(tmp_path: Path, config: dict[str, t.Any], *args: str) -> subprocess.
         [sys.executable, "-m", "tap_liine", "--config", str(path), *args],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 
@@ -96,17 +121,16 @@ def liine_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
 
 def all_sources_config(url: str, **overrides: t.Any) -> dict[str, t.Any]:
     """The three sources of one sandbox, with its demo credentials."""
-    return liine_config(
-        url,
-        conversations_api_url=url,
-        conversations_api_key="demo-conversations-key",
-        conversations_subdomain="bright-smiles",
-        conversations_location_ids=["3001", "3002"],
-        interactly_api_url=url,
-        interactly_api_key="demo-interactly-key",
-        interactly_integration_ids=["5eb7cf5a86d9755df3a6c593"],
-        **overrides,
-    )
+    sources = {
+        "conversations_api_url": url,
+        "conversations_api_key": "demo-conversations-key",
+        "conversations_subdomain": "bright-smiles",
+        "conversations_location_ids": ["3001", "3002"],
+        "interactly_api_url": url,
+        "interactly_api_key": "demo-interactly-key",
+        "interactly_integration_ids": ["5eb7cf5a86d9755df3a6c593"],
+    }
+    return liine_config(url, **{**sources, **overrides})
 
 
 def expected_interactions(url: str, customers: t.Iterable[int], start_day: str, **params: str) -> set[int]:

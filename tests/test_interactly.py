@@ -102,7 +102,8 @@ def test_second_run_rereads_only_the_lookback_window(sandbox) -> None:
     assert len(second.records("appointment_statistics")) == len(INTEGRATIONS) * 31
     for integration in INTEGRATIONS:
         days_with_appointments = {day for day in _truth(server.url, integration, "all") if day in window}
-        trend_days = {r["date"][:10] for r in second.records("appointment_trends") if r["integration_id"] == integration}
+        trends = second.records("appointment_trends")
+        trend_days = {r["date"][:10] for r in trends if r["integration_id"] == integration}
         assert trend_days == days_with_appointments and trend_days
 
 

@@ -14,11 +14,11 @@ import json
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import SingerWriter
 
-from tap_liine.streams.base import TapStream
-from tap_liine.writer import SchemaOnce
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
+from tap_liine.streams.base import TapStream
 from tap_liine.tap import TapLiine
+from tap_liine.writer import SchemaOnce
 from tests.helpers import all_sources_config, run_tap
 
 

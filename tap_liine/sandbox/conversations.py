@@ -71,10 +71,13 @@ class ConversationsApi:
         api_key: str = "demo-conversations-key",
         token_lifetime: float = 3600.0,
         max_per_page: int = MAX_PER_PAGE,
+        empty_locations: t.Sequence[str] = (),
+        ignore_page: bool = False,
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.subdomain = subdomain
-        self.locations = list(locations)
+        self.locations = list(locations) + list(empty_locations)
+        self.ignore_page = ignore_page  # a broken server that always sends page 1
         self.api_key = api_key
         self.token_lifetime = token_lifetime
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
@@ -98,7 +101,8 @@ class ConversationsApi:
             for _ in range(conversations_per_location):
                 items.append(self._new_conversation(self._next_id, location, max_messages))
                 self._next_id += 1
-            self.conversations[location] = items
+            self.conversations[location] = items if location not in empty_locations else []
+        self._change_later: list[tuple[int, list[int]]] = []  # (requests to wait, conversation ids)
 
     # ----- data ---------------------------------------------------------------------
 
@@ -216,9 +220,12 @@ class ConversationsApi:
         if query.subdomain != self.subdomain or query.location_id not in self.conversations:
             # This API reports scope errors in the envelope, with a 200 status.
             return _envelope(200, None, "Institution or location not found", [f"location_id {query.location_id}"])
+        self._change_when_due()
         with self._lock:
             if query.page >= 2 and self._churn_left[query.location_id]:
                 self._churn(query)
+            if self.ignore_page:
+                query = dataclasses.replace(query, page=1)
             by_conversation = self.readings["conversations.updated_since"] == "conversations"
             matching = [
                 c
@@ -235,6 +242,26 @@ class ConversationsApi:
         if self.readings["conversations.numbers"] == "strings":
             envelope.body = orjson.dumps(_stringified(orjson.loads(envelope.body)))
         return envelope
+
+    def _change_when_due(self) -> None:
+        """Messages planned with `conversations/add-messages-later`: added while a client pages."""
+        with self._lock:
+            due = [ids for wait, ids in self._change_later if wait <= 0]
+            self._change_later = [(wait - 1, ids) for wait, ids in self._change_later if wait > 0]
+        for ids in due:
+            self.add_messages(ids)
+
+    def add_messages(self, conversation_ids: t.Iterable[int]) -> list[int]:
+        """A new message in each of these conversations, now (which updates the conversation)."""
+        wanted = set(conversation_ids)
+        now = dt.datetime.now(UTC)
+        with self._lock:
+            return [
+                self._add_message(conversation, now)["id"]
+                for items in self.conversations.values()
+                for conversation in items
+                if conversation.id in wanted
+            ]
 
     def _messages_of(self, query: _ConversationQuery, conversation: Conversation) -> list[dict[str, t.Any]] | None:
         latest = LATEST_MESSAGES if self.readings["conversations.messages"] == "latest-5" else None
@@ -273,15 +300,14 @@ class ConversationsApi:
                 for location, items in self.conversations.items()
             })  # fmt: skip
         if name == "conversations/add-messages" and request.method == "POST":
-            wanted = set((request.json() or {}).get("conversation_ids", []))
-            now = dt.datetime.now(UTC)
-            added = []
-            with self._lock:
-                for items in self.conversations.values():
-                    for conversation in items:
-                        if conversation.id in wanted:
-                            added.append(self._add_message(conversation, now)["id"])
+            added = self.add_messages((request.json() or {}).get("conversation_ids", []))
             return Response.json(200, {"message_ids": added})
+        if name == "conversations/add-messages-later" and request.method == "POST":
+            # {"conversation_ids": [...], "after": N}: when the N+1-th conversations request from now arrives.
+            spec = request.json() or {}
+            with self._lock:
+                self._change_later.append((int(spec.get("after", 0)), list(spec.get("conversation_ids", []))))
+            return Response.json(200, {"ok": True})
         if name == "conversations/stats":
             return Response.json(200, {"logins": self.logins})
         if name == "conversations/churned":

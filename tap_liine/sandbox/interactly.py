@@ -56,9 +56,12 @@ class InteractlyApi:
         seed: int = 11,
         api_key: str = "demo-interactly-key",
         campaigns: int = 0,
+        empty_integrations: t.Sequence[str] = (),
+        ignore_page: bool = False,
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.api_key = api_key
+        self.ignore_page = ignore_page  # a broken server that always sends page 1
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         # More distinct campaigns than a breakdown page holds, when asked for.
         campaign_values = tuple(f"campaign-{k:03d}" for k in range(campaigns)) if campaigns else UTM_CAMPAIGNS
@@ -83,6 +86,7 @@ class InteractlyApi:
                     )
             items.sort(key=lambda a: a.at)
             self.appointments[integration] = items
+        self.appointments.update({integration: [] for integration in empty_integrations})
 
     def routes(self) -> list[tuple[str, str, t.Callable[[Request], Response]]]:
         return [("GET", PREFIX, self.statistics)]
@@ -116,6 +120,8 @@ class InteractlyApi:
         ]
         if self.readings["interactly.breakdown_size"] == "capped-100":
             size = min(size, CAPPED_SIZE)
+        if self.ignore_page:
+            page = 1
         body = _dashboard(chosen, size, page, self.readings["interactly.trend_id"])
         if self.readings["interactly.numbers"] == "strings":
             body = _stringified(body)

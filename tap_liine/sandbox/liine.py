@@ -53,9 +53,10 @@ class LiineApi:
         token_lifetime: float = 3600.0,
         quirks: bool = False,
         odd_values: bool = False,
+        empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
-        self.customers = list(customers)
+        self.customers = list(customers) + list(empty_customers)
         self.seed = seed
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         capped = self.readings["liine.limit"] != "honoured"
@@ -72,6 +73,8 @@ class LiineApi:
         self._encoded: dict[tuple[int, int], bytes] = {}
         spec = Generation(tuple(customers), scale, seed, days, tie_rate, tie_burst, tie_burst_type)
         self.by_customer = liine_data.generate(spec)
+        self.by_customer.update({customer: [] for customer in empty_customers})
+        self._touch_later: list[tuple[int, list[int]]] = []  # (interactions requests to wait, ids)
         self._neg_starts = {c: [-r.start for r in rows] for c, rows in self.by_customer.items()}
         self.by_id: dict[int, Row] = {r.id: r for rows in self.by_customer.values() for r in rows}
 
@@ -91,7 +94,10 @@ class LiineApi:
         key = (row.id, row.revision)
         cached = self._encoded.get(key)
         if cached is None:
-            cached = self._encoded[key] = orjson.dumps(self.record(row))
+            cached = orjson.dumps(self.record(row))
+            if self.odd_values:  # what a Python back end writes for float('nan'), which JSON does not allow
+                cached = cached.replace(b'"' + liine_data.NAN_MARK.encode() + b'"', b"NaN")
+            self._encoded[key] = cached
         return cached
 
     # ----- HTTP ---------------------------------------------------------------------
@@ -139,6 +145,7 @@ class LiineApi:
         denied = self._check_token(request)
         if denied:
             return denied
+        self._touch_when_due()
         try:
             query = _InteractionQuery.parse(request, self.readings)
         except BadRequest as exc:
@@ -173,6 +180,26 @@ class LiineApi:
         start = int(dt.datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC).timestamp())
         query = _InteractionQuery(list(customers), MAX_LIMIT, start, None, None, None, frozenset(), include_spam, {})
         return sorted(r.id for r in self._matching(query))
+
+    def _touch_when_due(self) -> None:
+        """Changes planned with `liine/touch-later`: made while a client walks the pages."""
+        with self._lock:
+            due = [ids for wait, ids in self._touch_later if wait <= 0]
+            self._touch_later = [(wait - 1, ids) for wait, ids in self._touch_later if wait > 0]
+        for ids in due:
+            self.touch(ids)
+
+    def touch(self, ids: t.Iterable[int]) -> int:
+        """Change records now, as the practice's staff would: new values, new updated_at."""
+        now_us = int(time.time() * 10**6)
+        with self._lock:
+            for i in ids:
+                row = self.by_id[int(i)]
+                self._encoded.pop((row.id, row.revision), None)
+                row.revision += 1
+                row.updated_us = now_us
+            self._count_cache.clear()
+        return now_us
 
     def _clock(self, row: Row) -> int:
         """The row's start in the clock the API compares cursors and days with."""
@@ -233,17 +260,14 @@ class LiineApi:
             row = self.by_id[int(request.one("id") or 0)]
             return Response.json(200, self.record(row))
         if name == "liine/touch" and request.method == "POST":
-            # Change records now, as the practice's staff would: new values, new updated_at.
             ids = (request.json() or {}).get("ids", [])
-            now_us = int(time.time() * 10**6)
+            return Response.json(200, {"touched": ids, "updated_at": format_updated(self.touch(ids))})
+        if name == "liine/touch-later" and request.method == "POST":
+            # {"ids": [...], "after": N}: touch them when the N+1-th interactions request from now arrives.
+            spec = request.json() or {}
             with self._lock:
-                for i in ids:
-                    row = self.by_id[int(i)]
-                    self._encoded.pop((row.id, row.revision), None)
-                    row.revision += 1
-                    row.updated_us = now_us
-                self._count_cache.clear()
-            return Response.json(200, {"touched": ids, "updated_at": format_updated(now_us)})
+                self._touch_later.append((int(spec.get("after", 0)), list(spec.get("ids", []))))
+            return Response.json(200, {"ok": True})
         if name == "liine/stats":
             return Response.json(200, {"logins": self.logins})
         return None

@@ -37,6 +37,7 @@ INSURERS = ("Delta Dental", "Aetna", "Cigna", "MetLife", None)
 PROVIDERS = ("Dr. Patel", "Dr. Nguyen", "Dr. Okafor", "Dr. Müller")
 APPOINTMENT_STATUSES = ("Attended", "Canceled / No Show", "Future Dated", "Assumed No Show", "Unknown")
 AGENTS = ("Maria", "Jamal", None)
+NAN_MARK = "__NaN__"  # written as a bare NaN by the API (see LiineApi.encoded)
 
 
 @dataclasses.dataclass
@@ -226,11 +227,14 @@ def quirky(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
 
 def odd(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
     """Ordinary oddities: no `updated_at` (every 40th), a null `start_time` (every 45th,
-    as when a form's time zone is unknown; the API still orders it by its start)."""
+    as when a form's time zone is unknown; the API still orders it by its start), and a
+    NaN `messaging_utilization` (every 50th), as Python back ends write float('nan')."""
     if row.id % 40 == 0:
         del record["updated_at"]
     if row.id % 45 == 0:
         record["start_time"] = None
+    if row.id % 50 == 0:
+        record["messaging_utilization"] = NAN_MARK
     return record
 
 

@@ -131,6 +131,8 @@ class SandboxServer:
         self.in_flight = 0
         self.peak_in_flight = 0
         self._flight_lock = threading.Lock()
+        # Responses forced on requests whose path and query contain a text (tests' failures).
+        self.forced: list[dict[str, t.Any]] = []
         self._routes: list[tuple[str, str, Handler, ErrorBody]] = []
         for api in self.apis:
             documented = self.readings["errors.body"] == "documented" and hasattr(api, "error_body")
@@ -170,9 +172,24 @@ class SandboxServer:
                 return handler, error_body
         return None
 
+    def take_forced(self, path_and_query: str) -> dict[str, t.Any] | None:
+        """The forced response for this request, if one is due (each is used `times` times)."""
+        with self._flight_lock:
+            for forced in self.forced:
+                if forced["times"] > 0 and forced["contains"] in path_and_query:
+                    forced["times"] -= 1
+                    return forced
+        return None
+
     def admin(self, request: Request) -> Response:
         """`/_sandbox/...`: ground truth, record changes and fault control for tests."""
         name = request.path.removeprefix("/_sandbox/").strip("/")
+        if name == "force" and request.method == "POST":
+            # {"contains": "location_id=3003", "status": 403, "times": 1, "retry_after": 1}
+            spec = request.json() or {}
+            with self._flight_lock:
+                self.forced.append({"times": 1, "retry_after": None, **spec})
+            return Response.json(200, {"ok": True})
         if name == "faults" and request.method == "POST":
             spec = request.json() or {}
             self.faults = FaultSchedule(
@@ -243,6 +260,11 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             if route is None:
                 return Response.json(404, {"detail": "Not found."})
             handler, error_body = route
+            forced = server.take_forced(self.path)
+            if forced is not None:
+                headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}
+                message = forced.get("message") or f"Forced {forced['status']}."
+                return Response.json(forced["status"], error_body(forced["status"], message), **headers)
             fault = server.faults.next_fault()
             if fault == "reset":
                 return None

@@ -53,7 +53,7 @@ class InteractionsStream(TapStream):
         if state.get("replication_key_value") and not backfill.in_progress:
             return [None]  # incremental: one walk over everything updated since the bookmark
         # First run, or a backfill a killed run left unfinished: windows, oldest first.
-        backfill.begin(dt.datetime.now(dt.timezone.utc))
+        backfill.begin(self.resources.run_started)
         last_day = dt.datetime.now(dt.timezone.utc).date() + ONE_DAY  # local dates may run ahead of UTC
         first_day = backfill.resume_from(self._start_date())
         return list(day_windows(first_day, last_day, int(self.config.get("window_days", 30))))

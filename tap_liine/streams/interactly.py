@@ -101,7 +101,7 @@ class InteractlyStream(TapStream):
             since = self.rewound_bookmark(context, "statistics_lookback_days")
             first = max(start, since.astimezone(UTC).date()) if since else start
         else:
-            backfill.begin(dt.datetime.now(UTC))
+            backfill.begin(self.resources.run_started)
             first = backfill.resume_from(start)
         return day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
 

@@ -1,0 +1,136 @@
+"""Workers that stop together, logins through the gate, and a conversations run that keeps little and says little."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_liine.gate import RequestGate
+from tap_liine.pipeline import in_order
+from tap_liine.tap import TapLiine
+from tests.helpers import all_sources_config, catalog_without, liine_config, run_tap, sent
+
+LATENCY = 0.15
+
+
+def test_when_a_request_fails_for_good_the_other_workers_stop_at_once(sandbox) -> None:
+    server = sandbox(scale=6000, customers=[101], latency_ms=LATENCY * 1000)
+    config = liine_config(server.url, customer_ids=[101], start_date="2025-11-01T00:00:00Z", window_days=20,
+                          page_size=50, max_parallel_requests=4)  # fmt: skip
+    # The sixth window is refused while the writer is still on the first ones and the
+    # other workers are half-way through theirs.
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": "start_date=2026-01-20", "status": 403}, timeout=5)
+
+    with pytest.raises(FatalAPIError, match="403"):
+        run_tap(config)
+    failed = time.monotonic()
+
+    timeline = server.timeline  # (arrival, path, status), on this process's monotonic clock
+    refused = next(arrived for arrived, _, status in timeline if status == 403)
+    # Requests already on their way may still arrive; none sent once the refusal was in.
+    late = [path for arrived, path, _ in timeline if arrived > refused + LATENCY + 0.1]
+    assert late == []
+    assert all(arrived < failed for arrived, _, _ in timeline)
+    assert len(timeline) > 8  # the other workers were busy when it happened
+
+
+def test_no_hand_over_blocks_when_the_reader_has_gone() -> None:
+    release = threading.Event()
+
+    def produce(task: int):
+        yield task
+        yield task  # the queue (2 items) is now full
+        release.wait()
+        raise RuntimeError("fails after the reader has gone")
+
+    before = threading.active_count()
+    ordered = in_order([1, 2], produce, workers=2, gate=RequestGate(parallel=2))
+    next(ordered)
+    ordered.close()  # the reader goes away with both queues full
+    release.set()
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == before
+
+
+def test_shared_resources_are_created_once_whichever_thread_asks_first(sandbox) -> None:
+    server = sandbox(scale=50)
+    tap = TapLiine(config=all_sources_config(server.url))
+    stream = tap.streams["interactions"]
+    seen: list[tuple[int, int, int]] = []
+    start = threading.Barrier(8)
+
+    def touch() -> None:
+        start.wait()
+        seen.append((id(tap.resources.gate), id(tap.resources.session), id(stream.authenticator)))
+
+    threads = [threading.Thread(target=touch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 8 and len(set(seen)) == 1
+
+
+def test_logins_go_through_the_gate_and_wait_for_their_retry_after(sandbox) -> None:
+    server = sandbox(scale=600, customers=[101])
+    requests.post(f"{server.url}/_sandbox/force",
+                  json={"contains": "/call_log/authenticate/", "status": 429, "retry_after": 1}, timeout=5)  # fmt: skip
+
+    run = run_tap(liine_config(server.url, customer_ids=[101], retry_wait_seconds=0.01))
+
+    assert len(run.ids("interactions")) == 600
+    timeline = server.timeline
+    throttled = next(arrived for arrived, path, status in timeline if status == 429)
+    after = [arrived for arrived, _, _ in timeline if arrived > throttled]
+    assert after and min(after) >= throttled + 1.0  # the login's Retry-After held every request
+    assert "Login at" in run.log and "answered 429" in run.log
+
+
+def _conversations_config(url: str, **overrides: object) -> dict:
+    config = all_sources_config(url, conversations_page_size=20, **overrides)
+    return {k: v for k, v in config.items() if k.startswith(("conversations", "start_date", "retry", "stream_"))}
+
+
+def test_messages_are_not_kept_when_their_stream_is_deselected(sandbox) -> None:
+    server = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 60})
+    config = _conversations_config(server.url)
+    run = run_tap(config, catalog=catalog_without(config, "conversation_messages"))
+
+    assert len(run.ids("conversations")) == 120 and run.ids("conversation_messages") == []
+    assert run.tap.streams["conversations"].pending_messages == {}  # type: ignore[union-attr,attr-defined]
+    assert all("include_messages=false" in path for path in sent(server.url, "/conversations?"))
+
+
+def test_messages_are_not_kept_for_conversations_a_stream_map_filters_away(sandbox) -> None:
+    server = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 60})
+    maps = {"conversations": {"__filter__": "location_id == '3001'"}}
+    run = run_tap(_conversations_config(server.url, stream_maps=maps))
+
+    assert {r["location_id"] for r in run.records("conversations")} == {"3001"}
+    assert {r["location_id"] for r in run.records("conversation_messages")} == {"3001"}
+    assert run.tap.streams["conversations"].pending_messages == {}  # type: ignore[union-attr,attr-defined]
+
+
+def test_a_conversations_run_logs_and_states_per_location_not_per_conversation(sandbox) -> None:
+    server = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 60})
+    run = run_tap(_conversations_config(server.url))
+
+    assert len(run.ids("conversations")) == 120 and len(run.ids("conversation_messages")) > 500
+    assert "Beginning sync of 'conversation_messages'" not in run.log
+    assert "Starting incremental sync of 'conversation_messages'" not in run.log
+    assert "progress is not resumable" not in run.log.lower()
+    counts = [line for line in run.log.splitlines() if '"record_count"' in line and "conversation_messages" in line]
+    assert len(counts) == 2  # one per location
+    assert sum(json.loads(line.split("METRIC: ", 1)[1])["value"] for line in counts) == len(
+        run.ids("conversation_messages")
+    )
+    # A few per location (its bookmark; the SDK's own start and end markers), none per conversation.
+    assert len(run.states) <= 3 * 2
+    assert sum(m["type"] == "SCHEMA" and m["stream"] == "conversation_messages" for m in run.messages) == 1
