@@ -4,17 +4,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# fakesnow (a Snowflake stand-in, server mode) in a venv of its own, for tests/test_snowflake.py.
+FAKESNOW_VENV := .venv-fakesnow
+FAKESNOW      := $(FAKESNOW_VENV)/bin/fakesnow
+
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
 MELTANO_STAMP := .meltano/.installed
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install test lint unit sandbox demo bench clean
+.PHONY: install test lint unit sandbox demo bench dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q -e '.[dev]'
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q -e . --group dev
 	touch $@
 
 # Meltano in a venv of its own (its pins should not constrain the tap's), then the plugins.
@@ -22,18 +26,22 @@ $(MELTANO): | $(STAMP)
 	$(BIN)/uv venv -q $(MELTANO_VENV) --python $(BIN)/python
 	VIRTUAL_ENV=$(MELTANO_VENV) $(BIN)/uv pip install -q meltano==4.4.1
 
+$(FAKESNOW): | $(STAMP)
+	$(BIN)/uv venv -q $(FAKESNOW_VENV) --python $(BIN)/python
+	VIRTUAL_ENV=$(FAKESNOW_VENV) $(BIN)/uv pip install -q 'fakesnow[server]==0.12.1' 'snowflake-connector-python<5'
+
 $(MELTANO_STAMP): $(MELTANO) meltano.yml
 	$(MELTANO) install
 	touch $@
 
-install: $(STAMP) $(MELTANO_STAMP)
+install: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
 
 lint: $(STAMP)
 	$(BIN)/ruff check tap_liine tests scripts benchmarks
 	$(BIN)/ruff format --check tap_liine tests scripts benchmarks
 	$(BIN)/mypy tap_liine
 
-unit: $(STAMP) $(MELTANO_STAMP)
+unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The whole suite: lint, then every test (end-to-end ones included).
@@ -50,9 +58,16 @@ bench: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
 	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
 
+# The wheel and sdist in dist/, and dist/tap-liine.yml (the Hub definition, pip_url = that
+# wheel) for `meltano add extractor tap-liine --from-ref .../dist/tap-liine.yml`.
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/uv build -q -o dist
+	$(BIN)/python scripts/dist_definition.py
+
 # A sandbox of all three APIs on http://127.0.0.1:8765 (Ctrl-C stops it).
 sandbox: $(STAMP)
 	$(BIN)/tap-liine-sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) .meltano output .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache

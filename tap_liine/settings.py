@@ -51,7 +51,8 @@ def _secret(title: str, description: str) -> dict[str, t.Any]:
 
 
 def _list(items: dict[str, t.Any], title: str, description: str) -> dict[str, t.Any]:
-    return _setting({"type": ["array", "null"], "items": items, "minItems": 1, "uniqueItems": True}, title, description)
+    # An empty list is as good as none: e.g. TAP_LIINE_CUSTOMER_IDS='[]' switches a source off.
+    return _setting({"type": ["array", "null"], "items": items, "uniqueItems": True}, title, description)
 
 
 def _url(default: str, title: str, description: str) -> dict[str, t.Any]:
@@ -266,7 +267,6 @@ def _sentence(error: ValidationError, schema: dict[str, t.Any]) -> str:
         "exclusiveMinimum": lambda: f"must be more than {rule}; got {value}",
         "enum": lambda: f"accepts {', '.join(map(str, rule))}; got {value}",
         "pattern": lambda: f"must hold {MEANINGS.get(str(rule), f'values matching {rule}')}; {value} is not",
-        "minItems": lambda: "must not be an empty list",
         "uniqueItems": lambda: f"lists {_duplicates(error.instance)} more than once",
         "propertyNames": lambda: (
             f"may not set {value}: the tap sets it itself (use `customer_ids`, `start_date`, "

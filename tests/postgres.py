@@ -42,7 +42,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(bindir: Path) -> t.Iterator[Postgres]:
+def start(bindir: Path, timezone: str = "UTC") -> t.Iterator[Postgres]:
     """initdb + pg_ctl start on a free port on 127.0.0.1; stopped and removed afterwards.
 
     As root, PostgreSQL refuses to run: it runs as the `postgres` user, in a folder it owns.
@@ -59,7 +59,7 @@ def start(bindir: Path) -> t.Iterator[Postgres]:
     port = _free_port()
     run = lambda *args: subprocess.run([*as_user, *args], capture_output=True, text=True, check=True)  # noqa: E731
     run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c timezone={timezone}"
     run(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(home / "server.log"), "start")
     try:
         yield Postgres(host="127.0.0.1", port=port, user="postgres", database="postgres")

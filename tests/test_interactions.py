@@ -212,8 +212,11 @@ def test_schema_types_every_documented_field(sandbox) -> None:
     assert props["provider_names"]["type"] == ["array", "null"]
     assert props["initial_session_extras"]["type"] == ["object", "null"]
     assert props["revenue"]["type"] == ["number", "null"]
-    for name in ("start_time", "start_time_tz", "updated_at"):
+    for name in ("start_time_tz", "updated_at"):
         assert props[name]["format"] == "date-time"
+    # The wall-clock start is no UTC instant: the string the API sends, said so.
+    assert props["start_time"] == {"type": ["string", "null"], "description": props["start_time"]["description"]}
+    assert "wall clock" in props["start_time"]["description"]
     assert run.messages[0]["type"] == "SCHEMA"
     assert next(m for m in run.messages if m["type"] == "SCHEMA")["key_properties"] == ["id"]
     records = run.records("interactions")

@@ -1,64 +1,113 @@
-"""meltano.yml, the Meltano Hub definition, the README and `tap-liine --about` must agree."""
+"""meltano.yml, the Meltano Hub definition, the README and `tap-liine --about` agree; the Hub's own checks pass."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+HUB_CI = Path(__file__).resolve().parent / "hub_ci"  # copied from Meltano Hub (Apache-2.0, see its LICENSE)
+HUB_FILE = ROOT / "hub" / "_data" / "meltano" / "extractors" / "tap-liine" / "tap-liine.yml"
 sys.path.insert(0, str(ROOT / "scripts"))
-from plugin_definition import MELTANO_CAPABILITIES, hub_definition  # noqa: E402
+import plugin_definitions  # noqa: E402
+import readme_settings  # noqa: E402
 
 
-def _about(fmt: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "tap_liine", "--about", f"--format={fmt}"], capture_output=True, text=True, check=True
-    ).stdout
+def _about() -> dict:
+    return plugin_definitions.TAP_ABOUT
 
 
-def _extractor() -> dict:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    return next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-liine")
+def _project() -> dict:
+    return yaml.safe_load((ROOT / "meltano.yml").read_text())
 
 
-def _shape(settings: list[dict]) -> dict[str, tuple]:
-    return {s["name"]: (s["kind"], bool(s.get("sensitive")), s.get("description")) for s in settings}
+def _plugin(kind: str, name: str) -> dict:
+    return next(p for p in _project()["plugins"][kind] if p["name"] == name)
 
 
-def test_hub_definition_is_what_about_says() -> None:
-    about = json.loads(_about("json"))
-    committed = yaml.safe_load((ROOT / "hub" / "extractors" / "tap-liine.yml").read_text())
-    assert committed == hub_definition(about), "run: python scripts/plugin_definition.py"
-    secrets = {name for name, schema in about["settings"]["properties"].items() if schema.get("secret")}
+def test_hub_definition_is_generated_from_about_as_the_hub_does() -> None:
+    hub = plugin_definitions.hub_definition(_about())
+    assert HUB_FILE.read_text() == plugin_definitions.dump_hub(hub), "run: python scripts/plugin_definitions.py"
+    committed = yaml.safe_load(HUB_FILE.read_text())
+    assert committed["capabilities"] == sorted(_about()["capabilities"])
+    assert {"activate-version", "structured-logging", "batch", "state"} <= set(committed["capabilities"])
+    assert committed["quality"] == "silver"
+    assert committed["supported_python_versions"] == _about()["supported_python_versions"]
+    names = [s["name"] for s in committed["settings"]]
+    assert names == sorted(names) and {"batch_config.encoding.format", "batch_config.storage.root"} <= set(names)
+    secrets = {name for name, schema in _about()["settings"]["properties"].items() if schema.get("secret")}
     assert secrets == {"password", "conversations_api_key", "interactly_api_key"}
     assert {s["name"] for s in committed["settings"] if s.get("sensitive")} == secrets
-    assert set(MELTANO_CAPABILITIES) <= set(about["capabilities"])
-    for key in ("name", "namespace", "variant", "pip_url", "repo", "capabilities", "keywords", "maintenance_status"):
-        assert committed[key]
+    logo = ROOT / "hub" / "static" / committed["logo_url"].lstrip("/")
+    assert logo.read_bytes().startswith(b"\x89PNG")
 
 
-def test_meltano_yml_declares_the_same_settings_and_capabilities() -> None:
-    hub = yaml.safe_load((ROOT / "hub" / "extractors" / "tap-liine.yml").read_text())
-    extractor = _extractor()
-    assert _shape(extractor["settings"]) == _shape(hub["settings"])
+def _hub_script(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """One of the Hub's CI scripts, run as its CI runs it: from a checkout holding schemas/ and _data/."""
+    command = [sys.executable, str(HUB_CI / "utility_scripts" / script), *args]
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, check=False)
+
+
+def test_hub_definition_passes_the_hubs_schema_lint_and_name_checks(tmp_path) -> None:
+    shutil.copytree(HUB_CI / "schemas", tmp_path / "schemas")
+    shutil.copytree(ROOT / "hub" / "_data", tmp_path / "_data")
+    schema = _hub_script(tmp_path, "plugin_schema_validate.py", "_data/meltano/")
+    assert schema.returncode == 0 and "All plugins pass the JSON Schema" in schema.stdout, schema.stdout
+    names = _hub_script(tmp_path, "yaml_check_names.py")
+    assert names.returncode == 0 and "All taps and targets have expected names" in names.stdout, names.stdout
+    lint = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "-c", str(HUB_CI / ".yamllint.yaml"), str(HUB_FILE)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_meltano_yml_declares_what_the_hub_definition_declares() -> None:
+    hub = yaml.safe_load(HUB_FILE.read_text())
+    extractor = _plugin("extractors", "tap-liine")
+    expected = {s["name"]: plugin_definitions.meltano_setting(s) for s in hub["settings"]}
+    assert {s["name"]: s for s in extractor["settings"]} == expected
     assert extractor["capabilities"] == hub["capabilities"]
     assert extractor["settings_group_validation"] == hub["settings_group_validation"]
     assert extractor["namespace"] == hub["namespace"]
 
 
-def test_readme_settings_table_is_the_about_markdown() -> None:
-    readme = (ROOT / "README.md").read_text()
-    table = [line for line in _about("markdown").splitlines() if line.startswith("|")]
-    assert table
-    missing = [line for line in table if line not in readme]
-    assert not missing, f"README settings table is stale; first missing row: {missing[0]}"
+@pytest.mark.parametrize("loader", ["target-postgres", "target-snowflake"])
+def test_loaders_declare_every_setting_their_about_lists(loader) -> None:
+    installed = plugin_definitions.loader_settings()
+    if loader not in installed:
+        pytest.skip(f"{loader} is not installed (make install)")
+    declared = _plugin("loaders", loader)["settings"]
+    assert declared == [plugin_definitions.meltano_setting(s) for s in installed[loader]]
+    secrets = {
+        "target-postgres": {"password", "sqlalchemy_url", "ssl_client_private_key"},
+        "target-snowflake": {"password", "private_key", "private_key_passphrase", "oauth_access_token"},
+    }
+    assert secrets[loader] <= {s["name"] for s in declared if s.get("sensitive")}
+    production = {
+        "target-postgres": {"use_copy", "sqlalchemy_url", "ssl_enable", "ssl_mode", "ssl_certificate_authority"},
+        "target-snowflake": {"private_key_path", "timestamp_type", "role", "warehouse", "schema"},
+    }
+    assert production[loader] <= {s["name"] for s in declared}
+
+
+def test_readme_settings_table_is_the_about_schema() -> None:
+    assert readme_settings.table() in (ROOT / "README.md").read_text(), "run: python scripts/readme_settings.py"
 
 
 def test_readme_lists_every_sandbox_reading() -> None:
     from tap_liine.sandbox.readings import table
 
     assert table() in (ROOT / "README.md").read_text(), "run: python scripts/readme_readings.py"
+
+
+def test_about_lists_the_capabilities_meltano_relies_on() -> None:
+    command = [sys.executable, "-m", "tap_liine", "--about", "--format=json"]
+    about = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    assert {"catalog", "discover", "state", "about", "stream-maps", "batch"} <= set(about["capabilities"])

@@ -119,10 +119,12 @@ def test_messages_are_not_kept_for_conversations_a_stream_map_filters_away(sandb
 
 
 def test_a_conversations_run_logs_and_states_per_location_not_per_conversation(sandbox) -> None:
-    server = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 60})
+    small = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 60})
+    states_of_a_small_run = len(run_tap(_conversations_config(small.url)).states)
+    server = sandbox(scale=10, customers=[1], conversations={"conversations_per_location": 600, "max_messages": 6})
     run = run_tap(_conversations_config(server.url))
 
-    assert len(run.ids("conversations")) == 120 and len(run.ids("conversation_messages")) > 500
+    assert len(run.ids("conversations")) == 1200 and len(run.ids("conversation_messages")) > 2000
     assert "Beginning sync of 'conversation_messages'" not in run.log
     assert "Starting incremental sync of 'conversation_messages'" not in run.log
     assert "progress is not resumable" not in run.log.lower()
@@ -132,5 +134,5 @@ def test_a_conversations_run_logs_and_states_per_location_not_per_conversation(s
         run.ids("conversation_messages")
     )
     # A few per location (its bookmark; the SDK's own start and end markers), none per conversation.
-    assert len(run.states) <= 3 * 2
+    assert len(run.states) == states_of_a_small_run <= 4 * 2 + 1
     assert sum(m["type"] == "SCHEMA" and m["stream"] == "conversation_messages" for m in run.messages) == 1

@@ -39,9 +39,15 @@ _INTEGERS = (
     "form_submission_id",
 )
 _NUMBERS = ("duration", "messaging_utilization", "revenue")
-# start_time is the practice's local wall-clock time written with a "Z" (as the API sends
-# it); start_time_tz is the same moment in UTC.
-_DATETIMES = ("start_time", "start_time_tz", "updated_at")
+_DATETIMES = ("start_time_tz", "updated_at")  # instants, in UTC
+# The practice's wall-clock time, which the API writes with a "Z" although it is no UTC
+# instant: typed as the string it is, so no warehouse presents it as one (the README's
+# time policy). `start_time_tz` is the same moment in UTC.
+START_TIME = {
+    "type": ["string", "null"],
+    "description": "When the interaction started, on the practice's wall clock (its local time zone), as the API "
+    "writes it (YYYY-MM-DDTHH:MM:SSZ, the Z notwithstanding). For the instant use start_time_tz.",
+}
 
 PROPERTIES: dict[str, Schema] = {
     "id": required(INTEGER),
@@ -53,6 +59,7 @@ PROPERTIES: dict[str, Schema] = {
     **{name: INTEGER for name in _INTEGERS},
     **{name: NUMBER for name in _NUMBERS},
     **{name: DATETIME for name in _DATETIMES},
+    "start_time": START_TIME,
     "provider_names": STRINGS,
 }
 PROPERTIES["customer_id"] = required(INTEGER)

@@ -48,6 +48,8 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
         self.bookmarks = Bookmarks(self.replication_key or "", self.resources.run_started)
         self._pipeline: PartitionPipeline[t.Any] | None = None
         self._said_unconfigured = False
+        self._batching = False  # BATCH messages: state changes wait for the file holding their records
+        self._pending_changes: list[t.Callable[[], None]] = []
 
     # ----- what the tap shares ---------------------------------------------------------------
 
@@ -170,14 +172,39 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
     # ----- state -------------------------------------------------------------------------------
 
     def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None:
-        self.bookmarks.see(self._partition_key(context), record)
+        self.bookmarks.see(self.partition_key(context), record)
 
     def finish_partition(self, context: Context) -> None:
         """Write the partition's bookmark and a STATE: a run that fails later keeps it."""
-        self.bookmarks.finish(self._partition_key(context), self.get_context_state(context))
-        self.emit_state()
+        key, state = self.partition_key(context), self.get_context_state(context)
+        self.save_progress(lambda: self.bookmarks.finish(key, state))
 
-    def _partition_key(self, context: Context | None) -> tuple[t.Any, ...]:
+    def save_progress(self, change: t.Callable[[], None]) -> None:
+        """Apply `change` to the state and write a STATE, once every record it covers is out.
+
+        With RECORD messages they are out already. With BATCH messages the last of them may
+        still be in the file being filled: the change waits for that file, after which the
+        SDK writes a BATCH and then a STATE message (see `get_batches`).
+        """
+        if self._batching:
+            self._pending_changes.append(change)
+        else:
+            change()
+            self.emit_state()
+
+    def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
+        self._batching = True
+        for encoding, manifest in super().get_batches(batch_config, context):
+            self._apply_pending_changes()  # every record so far is in files the SDK announces now
+            yield encoding, manifest
+        self._apply_pending_changes()  # nothing is left unwritten: the SDK's last STATE carries them
+
+    def _apply_pending_changes(self) -> None:
+        changes, self._pending_changes = self._pending_changes, []
+        for change in changes:
+            change()
+
+    def partition_key(self, context: Context | None) -> tuple[t.Any, ...]:
         partition = self.state_manager.get_state_partition_context(context) or {}
         return tuple(sorted(partition.items()))
 

@@ -2,11 +2,12 @@
 
 Messages come inside the conversations' own responses (`include_messages=true`, with
 `messages` set high so that no reading of its default cuts them short), so
-`conversation_messages` is an SDK child stream that reads them from its parent's page
-instead of sending requests of its own. The SDK syncs a child once per parent record;
-the child keeps that quiet (one METRIC line and no "Beginning sync" line per conversation)
-and the parent keeps a conversation's messages only until the child has had them, and
-not at all when the child is not selected.
+`conversation_messages` is a child stream that reads them from its parent's pages
+instead of sending requests of its own. The parent syncs it once per group of up to
+`MESSAGE_GROUP` conversations it has written (not once per conversation, as the SDK would):
+with BATCH messages that is one file per group, and the log has one METRIC line per
+location. Messages are kept only until their group is synced, not at all when the child
+is deselected, and dropped with their conversation when a stream map filters it away.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if t.TYPE_CHECKING:
 # may send only the latest few when it is absent. A conversation that comes with exactly
 # this many may have more, which the tap says.
 MESSAGES_PER_CONVERSATION = 1000
+MESSAGE_GROUP = 500  # conversations whose messages are synced together
 
 
 class ConversationsStream(TapStream):
@@ -46,8 +48,15 @@ class ConversationsStream(TapStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        # Messages of conversations fetched but not yet emitted, until the child stream takes them.
+        # Messages of conversations fetched but not yet synced by the child stream.
         self.pending_messages: dict[t.Any, list[dict[str, t.Any]]] = {}
+        self._group: list[t.Any] = []  # conversations written whose messages wait for their group
+
+    @property
+    def messages(self) -> ConversationMessagesStream | None:
+        """The child stream, when it is selected."""
+        child = next((c for c in self.child_streams if isinstance(c, ConversationMessagesStream)), None)
+        return child if child is not None and child.selected else None
 
     @property
     def url_base(self) -> str:
@@ -63,7 +72,7 @@ class ConversationsStream(TapStream):
 
     @property
     def messages_wanted(self) -> bool:
-        return any(child.selected for child in self.child_streams)
+        return self.messages is not None
 
     def describe(self, context: Context, task: t.Any) -> str:  # noqa: ARG002
         return f"location {context['location_id']}"
@@ -124,8 +133,22 @@ class ConversationsStream(TapStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         for record in super().get_records(context):
             yield record
-            # The SDK has synced the child for it by now, or filtered it out with a stream map.
-            self.pending_messages.pop(record.get("id"), None)
+            # The SDK has written it by now (or a stream map has filtered it away).
+            if self.messages is not None and self.stream_maps[0].get_filter_result(record):
+                self._group.append(record.get("id"))
+                if len(self._group) >= MESSAGE_GROUP:
+                    self._sync_messages(t.cast("Context", context))
+            else:
+                self.pending_messages.pop(record.get("id"), None)
+
+    def _sync_messages(self, context: Context) -> None:
+        """The messages of the conversations written since the last group, as one child sync."""
+        group, self._group = self._group, []
+        if group and self.messages is not None:
+            self.messages.sync({"location_id": context["location_id"], "conversation_ids": group})
+
+    def partition_done(self, context: Context) -> None:
+        self._sync_messages(context)
 
     def post_process(self, row: dict[str, t.Any], context: Context | None = None) -> dict[str, t.Any]:  # noqa: ARG002
         # `location_id` is added by the SDK from the partition; the subdomain is ours to add.
@@ -134,27 +157,26 @@ class ConversationsStream(TapStream):
 
     def generate_child_contexts(
         self,
-        record: dict[str, t.Any],
+        record: dict[str, t.Any],  # noqa: ARG002
         context: Context | None,  # noqa: ARG002
     ) -> t.Iterable[dict[str, t.Any]]:
-        yield {"location_id": record["location_id"], "conversation_id": record["id"]}
+        return ()  # the child is synced per group of conversations, see get_records
 
     def finish_partition(self, context: Context) -> None:
-        for child in self.child_streams:
-            if isinstance(child, ConversationMessagesStream) and child.selected:
-                child.finish_location(context)
+        if self.messages is not None:  # its bookmark is saved when the location's conversations are out
+            self.save_progress(self.messages.location_done(context))
         super().finish_partition(context)
 
 
 class _ChildSyncsQuiet(logging.Filter):
-    """The SDK announces every child sync (one per conversation); one summary per location is enough."""
+    """The SDK announces every sync of the child (one per group); one METRIC line per location is enough."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith(("Beginning sync of", "Starting incremental sync of"))
 
 
 class _OpenCounter(metrics.Counter):
-    """Counts across every child sync of a location; logged per location, not per conversation."""
+    """Counts across every child sync of a location; logged per location, not per group."""
 
     def __exit__(self, *exc: object) -> None:
         """A child sync ended; the count goes on."""
@@ -193,20 +215,22 @@ class ConversationMessagesStream(TapStream):
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
         parent = t.cast("ConversationsStream", self._tap.streams["conversations"])
-        messages = self.conform(parent.pending_messages.pop(context["conversation_id"], []))
         since = self.updated_since(context)
-        for message in messages:
-            if message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
-                continue  # before start_date, or unchanged since the last run
-            message.setdefault("conversation_id", context["conversation_id"])
-            message["location_id"] = context["location_id"]
-            yield message
+        for conversation in context["conversation_ids"]:
+            for message in self.conform(parent.pending_messages.pop(conversation, [])):
+                if message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
+                    continue  # before start_date, or unchanged since the last run
+                message.setdefault("conversation_id", conversation)
+                message["location_id"] = context["location_id"]
+                yield message
 
     def get_new_paginator(self) -> None:
         return None
 
-    def finish_location(self, context: Context) -> None:
-        """The location's conversations are done: its messages' bookmark, and their count."""
-        self.bookmarks.finish(self._partition_key(context), self.get_context_state(context))
+    def location_done(self, context: Context) -> t.Callable[[], None]:
+        """A location's conversations are written: log its messages' count, and return the
+        change that writes their bookmark (the parent saves it with its own)."""
         self._counter.with_context({"location_id": context["location_id"]})
         self._counter.exit()
+        key, state = self.partition_key(context), self.get_context_state(context)
+        return lambda: self.bookmarks.finish(key, state)

@@ -70,8 +70,8 @@ class InteractionsStream(TapStream):
     def task_done(self, context: Context, task: Window | None) -> None:
         self._seam.window_done(task)
         if task is not None:
-            Backfill(self.get_context_state(context)).window_done(task)
-            self.emit_state()
+            backfill = Backfill(self.get_context_state(context))
+            self.save_progress(lambda: backfill.window_done(task))
 
     def partition_done(self, context: Context) -> None:  # noqa: ARG002
         self._seam.reset()

@@ -115,18 +115,24 @@ class InteractlyStream(TapStream):
     def task_done(self, context: Context, task: Window) -> None:
         """Days come oldest first and each window is read whole: its last day is the bookmark."""
         state = self.get_context_state(context)
-        backfill = Backfill(state)
-        if backfill.in_progress:
-            backfill.window_done(task)
-        self.bookmarks.advance(state, self.day_start(task.last).isoformat())
-        self.emit_state()
+
+        def window_read() -> None:
+            backfill = Backfill(state)
+            if backfill.in_progress:
+                backfill.window_done(task)
+            self.bookmarks.advance(state, self.day_start(task.last).isoformat())
+
+        self.save_progress(window_read)
 
     def finish_partition(self, context: Context) -> None:
         state = self.get_context_state(context)
-        Backfill(state).end()
-        if not state.get("replication_key_value"):  # nothing left to read: today is done
-            self.bookmarks.advance(state, self.day_start(dt.datetime.now(UTC).date()).isoformat())
-        self.emit_state()
+
+        def partition_read() -> None:
+            Backfill(state).end()
+            if not state.get("replication_key_value"):  # nothing left to read: today is done
+                self.bookmarks.advance(state, self.day_start(dt.datetime.now(UTC).date()).isoformat())
+
+        self.save_progress(partition_read)
 
     def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None:
         """Bookmarks follow the windows read (task_done), not the rows emitted."""

@@ -1,0 +1,141 @@
+"""A Meltano user's set-up, as the README writes it: every command on the pinned Meltano, and a brand-new project."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tap_liine.sandbox.liine import LiineApi
+from tap_liine.sandbox.server import SandboxServer
+from tests import postgres
+from tests.helpers import expected_interactions
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+UV = ROOT / ".venv" / "bin" / "uv"
+MARKER = "<!-- tested: meltano commands -->"
+SECRETS = {
+    "liine-password.txt": "Pr0d-Liine-Secret",
+    "pg-password.txt": "pg-Secret-1",
+    "snowflake-passphrase.txt": "sf-Secret-2",
+}
+
+if not MELTANO.exists():
+    pytest.skip("Meltano is not installed: run `make install` (make test does)", allow_module_level=True)
+
+
+def readme_commands() -> list[str]:
+    """The `meltano` lines of the README's code blocks marked as tested, without their comments."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(re.escape(MARKER) + r"\s*```bash\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2, "the README's tested command blocks are missing"
+    lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith("meltano ")]
+
+
+def throwaway_project(tmp_path: Path) -> Path:
+    """A copy of this Meltano project that shares its installed plugins but not its state or config."""
+    project = tmp_path / "project"
+    (project / ".meltano").mkdir(parents=True)
+    shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
+    for kind in ("extractors", "loaders"):
+        (project / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+    for name, value in SECRETS.items():
+        (project / name).write_text(value)
+    return project
+
+
+def meltano(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [str(MELTANO), *args], cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stderr[-4000:]}"
+    assert "deprecat" not in (done.stdout + done.stderr).lower(), done.stderr[-3000:]
+    return done
+
+
+@pytest.fixture(scope="module")
+def pg() -> t.Iterator[postgres.Postgres]:
+    bindir = postgres.binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
+    yield from postgres.start(bindir, timezone="America/New_York")
+
+
+def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
+    api = LiineApi(customers=[1234, 5678], scale=600, username="analytics@practice.example",
+                   password=SECRETS["liine-password.txt"])  # fmt: skip
+    project = throwaway_project(tmp_path)
+    before = (project / "meltano.yml").read_text()
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    # Only what cannot be written in a README changes: where the database and the API are.
+    local = {"db.internal": pg.host, "port 5432": f"port {pg.port}", "user loader": f"user {pg.user}",
+             "database analytics": f"database {pg.database}"}  # fmt: skip
+    with SandboxServer([api]) as server:
+        env["TAP_LIINE_API_URL"] = server.url
+        for written_command in readme_commands():
+            command = written_command
+            if "target-postgres" in command:
+                for written, here in local.items():
+                    command = command.replace(written, here)
+            if command.startswith("meltano --environment=prod run") and "target-snowflake" in command:
+                continue  # needs a Snowflake account: see test_snowflake.py for what is checked without one
+            meltano(project, *shlex.split(command)[1:], env=env)
+
+        expected = expected_interactions(server.url, [1234, 5678], "2025-01-01")
+
+    with psycopg.connect(pg.dsn()) as con:
+        con.execute("set time zone 'UTC'")
+        ids = {row[0] for row in con.execute("select id from liine.interactions")}
+        tables = {row[0] for row in con.execute("select table_name from information_schema.tables "
+                                                "where table_schema = 'liine'")}  # fmt: skip
+        stored = con.execute(
+            'select to_char(updated_at, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') from liine.interactions where id = %s',
+            (min(ids),),
+        ).fetchone()
+    assert ids == expected and len(ids) > 500
+    assert tables == {"interactions"}  # the README's `select`
+    assert stored == (api.record(api.by_id[min(ids)])["updated_at"],)  # the same instant, on a New York server
+    # Config set touched only what it set: every line of meltano.yml is still there; secrets are in .env.
+    after = (project / "meltano.yml").read_text()
+    removed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line.startswith("- ")]
+    assert removed == []
+    dotenv = (project / ".env").read_text()
+    for name, secret in SECRETS.items():
+        assert secret in dotenv and secret not in after, name
+
+
+def test_the_tap_is_added_to_a_brand_new_meltano_project_and_runs(tmp_path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from dist_definition import write_definition
+
+    subprocess.run([str(UV), "build", "-q", "-o", str(tmp_path / "dist")], cwd=ROOT, check=True, timeout=300)
+    definition = write_definition(tmp_path / "dist")
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    subprocess.run([str(MELTANO), "init", str(tmp_path / "new"), "--no-usage-stats"], env=env, check=True,
+                   capture_output=True, timeout=300)  # fmt: skip
+    project = tmp_path / "new"
+    meltano(project, "add", "--plugin-type", "extractor", "tap-liine", "--from-ref", str(definition), env=env)
+    with SandboxServer([LiineApi(customers=[101], scale=300)]) as server:
+        settings = {"api_url": server.url, "username": "demo", "customer_ids": "[101]",
+                    "start_date": "2025-01-01T00:00:00Z"}  # fmt: skip
+        for name, value in settings.items():
+            meltano(project, "config", "set", "tap-liine", name, value, env=env)
+        (project / "pw.txt").write_text("demo-password")
+        meltano(project, "config", "set", "--from-file=pw.txt", "tap-liine", "password", env=env)
+        out = meltano(project, "invoke", "tap-liine", env=env).stdout
+        expected = expected_interactions(server.url, [101], "2025-01-01")
+    records = [line for line in out.splitlines() if line.startswith('{"type":"RECORD","stream":"interactions"')]
+    assert len(records) == len(expected) == 300
+    assert "tap_liine-0.1.0-py3-none-any.whl" in (project / "meltano.yml").read_text()
