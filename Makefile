@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.installed
 FAKESNOW_VENV := .venv-fakesnow
 FAKESNOW      := $(FAKESNOW_VENV)/bin/fakesnow
 
+# dlt (the peer in `make bench`) in a venv of its own, duckdb pinned as target-duckdb's.
+DLT_VENV := .venv-dlt
+DLT      := $(DLT_VENV)/bin/dlt
+
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
 MELTANO_STAMP := .meltano/.installed
@@ -30,6 +34,10 @@ $(FAKESNOW): | $(STAMP)
 	$(BIN)/uv venv -q $(FAKESNOW_VENV) --python $(BIN)/python
 	VIRTUAL_ENV=$(FAKESNOW_VENV) $(BIN)/uv pip install -q 'fakesnow[server]==0.12.1' 'snowflake-connector-python<5'
 
+$(DLT): | $(STAMP)
+	$(BIN)/uv venv -q $(DLT_VENV) --python $(BIN)/python
+	VIRTUAL_ENV=$(DLT_VENV) $(BIN)/uv pip install -q 'dlt[duckdb,postgres]==1.31.0' duckdb==1.2.2
+
 $(MELTANO_STAMP): $(MELTANO) meltano.yml
 	$(MELTANO) install
 	touch $@
@@ -51,12 +59,14 @@ test: lint unit
 demo: $(STAMP) $(MELTANO_STAMP)
 	$(BIN)/python scripts/demo.py
 
-# Throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential vs concurrent
-# with 150 ms per response (about ten minutes).
-bench: $(STAMP) $(MELTANO_STAMP)
+# The tap alone: throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential
+# vs concurrent with 150 ms per response. Then end to end: `meltano run tap-liine <loader>`
+# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about 40 minutes).
+bench: $(STAMP) $(MELTANO_STAMP) $(DLT)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
 	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
+	$(BIN)/python -m benchmarks.pipelines --scale 200000 --repeat 3
 
 # The wheel and sdist in dist/, and dist/tap-liine.yml (the Hub definition, pip_url = that
 # wheel) for `meltano add extractor tap-liine --from-ref .../dist/tap-liine.yml`.
@@ -70,4 +80,4 @@ sandbox: $(STAMP)
 	$(BIN)/tap-liine-sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) $(DLT_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache

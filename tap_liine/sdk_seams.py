@@ -13,6 +13,10 @@ the SDK's public extension points. Two private hooks remain, for reasons no publ
   unsorted or partitioned stream's bookmark in "progress markers" that a failed run loses,
   logs that progress is not resumable, and may pass the run's start; the tap's bookmarks
   (bookmarks.py) are fed here instead and written when a partition is done.
+- `Stream._sync_records(context, write_messages=False)`: the records for BATCH files, as
+  the SDK's own `get_batches` takes them (the extension point it documents for custom
+  batching gives no public way to them). Deselected properties are dropped here, as the
+  RECORD path drops them; the SDK's batching keeps them.
 """
 
 from __future__ import annotations
@@ -59,6 +63,14 @@ class SdkSeams:
                     version=self._stream_version,
                     time_extracted=extracted,
                 )
+
+    def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+        records = t.cast("t.Any", self)._sync_records(context, write_messages=False)
+        if self._everything_selected:
+            return t.cast("t.Iterator[dict[str, t.Any]]", records)
+        mask = t.cast("t.Any", self).mask
+        dropped = {crumb[-1] for crumb, selected in mask.items() if len(crumb) == 2 and not selected}
+        return ({k: v for k, v in record.items() if k not in dropped} for record in records)
 
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         self.bookmark(latest_record, context)

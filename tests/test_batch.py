@@ -7,7 +7,8 @@ import gzip
 import json
 from pathlib import Path
 
-from tests.helpers import all_sources_config, run_tap
+from tap_liine.tap import TapLiine
+from tests.helpers import all_sources_config, liine_config, run_tap
 
 
 def _lines(url: str) -> list[bytes]:
@@ -70,3 +71,36 @@ def run_ids(url: str, customer: int, through: str) -> list[int]:
 
     rows = requests.get(f"{url}/_sandbox/liine/truth", timeout=10).json()
     return [r["id"] for r in rows if r["customer_id"] == customer and r["start_time"][:10] <= through]
+
+
+def _catalog_without_property(config: dict, stream: str, prop: str) -> dict:
+    catalog = TapLiine(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if entry["tap_stream_id"] == stream and metadata["breadcrumb"] == ["properties", prop]:
+                metadata["metadata"]["selected"] = False
+    return catalog
+
+
+def test_uncompressed_batch_files_are_plain_json_lines_equal_to_the_records(sandbox, tmp_path) -> None:
+    server = sandbox(scale=2500, customers=[101, 202])
+    config = {**liine_config(server.url, customer_ids=[101, 202]),
+              "batch_config": {"encoding": {"format": "jsonl", "compression": "none"},
+                               "storage": {"root": f"file://{tmp_path}"}, "batch_size": 1000}}  # fmt: skip
+    run = run_tap(config)
+    plain = run_tap({k: v for k, v in config.items() if k != "batch_config"})
+
+    paths = [p.removeprefix("file://") for m in run.messages if m["type"] == "BATCH" for p in m["manifest"]]
+    assert [Path(p).suffix for p in paths] == [".jsonl"] * 3  # 2,500 records, 1,000 a file
+    records = [json.loads(line) for path in paths for line in Path(path).read_bytes().splitlines()]
+    assert sorted(records, key=lambda r: r["id"]) == sorted(plain.records("interactions"), key=lambda r: r["id"])
+
+
+def test_deselected_properties_stay_out_of_batch_files(sandbox, tmp_path) -> None:
+    server = sandbox(scale=300, customers=[101])
+    config = {**liine_config(server.url, customer_ids=[101]), "batch_config": _batch_config(tmp_path)}
+    run = run_tap(config, catalog=_catalog_without_property(config, "interactions", "phone_number"))
+
+    paths = [p for m in run.messages if m["type"] == "BATCH" for p in m["manifest"]]
+    records = [json.loads(line) for path in paths for line in _lines(path)]
+    assert len(records) == 300 and all("phone_number" not in r and "id" in r for r in records)

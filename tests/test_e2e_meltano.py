@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import subprocess
 import typing as t
 import uuid
@@ -180,23 +180,41 @@ KEYS = {"interactions": "id", "conversations": "id", "conversation_messages": "i
 
 
 def _rows(pg: postgres.Postgres, schema: str, stream: str) -> list[tuple]:
-    """Every row of a table, every column but the loader's _sdc_ metadata, as text, in key order."""
+    """Every row of a table, every column but the loader's _sdc_ metadata, as text, in key order.
+
+    Numerics without trailing zeros: COPY keeps a JSON `693.0` as numeric 693.0, INSERT makes
+    it 693; the same number.
+    """
     with _connect(pg) as con:
-        columns = [row[0] for row in con.execute(
-            "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
-            "and column_name not like '\\_sdc\\_%%' order by column_name", (schema, stream))]  # fmt: skip
-        listed = ", ".join(f"{c}::text" for c in columns)
+        columns = con.execute(
+            "select column_name, data_type from information_schema.columns where table_schema = %s "
+            "and table_name = %s and column_name not like '\\_sdc\\_%%' order by column_name", (schema, stream)
+        ).fetchall()  # fmt: skip
+        listed = ", ".join(f"trim_scale({c})::text" if kind == "numeric" else f"{c}::text" for c, kind in columns)
         return con.execute(f"select {listed} from {schema}.{stream} order by {KEYS[stream]}").fetchall()
 
 
-def test_record_and_batch_messages_land_identical_rows(server, pg, tmp_path) -> None:
-    state_id = uuid.uuid4().hex
-    meltano_run(server, "tap-liine", "target-postgres", env=_pg_env(pg, "liine_records"), state_id=state_id)
-    batch = {"encoding": {"format": "jsonl", "compression": "gzip"}, "storage": {"root": f"file://{tmp_path}"}}
-    env = {**_pg_env(pg, "liine_batches"), "TAP_LIINE_BATCH_CONFIG": json.dumps(batch)}
-    meltano_run(server, "tap-liine", "target-postgres", env=env, state_id=uuid.uuid4().hex)
+def test_every_loading_mode_lands_identical_tables(server, pg, tmp_path) -> None:
+    """meltano.yml's fast defaults, the target's own defaults and BATCH files (gzip'd or not) agree."""
+    gzipped, plain = tmp_path / "gz", tmp_path / "plain"
+    modes = {  # schema: (extractor, environment)
+        "liine_fast": ("tap-liine", {}),
+        "liine_slow": ("tap-liine", {"TARGET_POSTGRES_USE_COPY": "false", "TARGET_POSTGRES_VALIDATE_RECORDS": "true"}),
+        "liine_batch_gz": ("tap-liine-batch", {"TAP_LIINE_BATCH_BATCH_CONFIG_STORAGE_ROOT": gzipped.as_uri()}),
+        "liine_batch": ("tap-liine-batch", {"TAP_LIINE_BATCH_BATCH_CONFIG_STORAGE_ROOT": plain.as_uri(),
+                                            "TAP_LIINE_BATCH_BATCH_CONFIG_ENCODING_COMPRESSION": "none"}),
+    }  # fmt: skip
+    for schema, (extractor, env) in modes.items():
+        meltano_run(server, extractor, "target-postgres", env={**_pg_env(pg, schema), **env}, state_id=uuid.uuid4().hex)
 
+    # BATCH messages were sent: files for every stream with records, as announced.
     expected = expected_rows(server.apis, tap_config())
-    assert _counts(pg, "liine_batches") == _counts(pg, "liine_records") == expected
+    in_files = {re.search(r"--(\w+)-", p.name)[1] for p in gzipped.iterdir()}  # type: ignore[index]
+    assert in_files == {s for s in STREAMS if expected[s]} and len(in_files) >= 4
+    assert {p.suffix for p in gzipped.iterdir()} == {".gz"} and {p.suffix for p in plain.iterdir()} == {".jsonl"}
+    for schema in modes:
+        assert _counts(pg, schema) == expected, schema
     for stream in STREAMS:
-        assert _rows(pg, "liine_batches", stream) == _rows(pg, "liine_records", stream), stream
+        fast = _rows(pg, "liine_fast", stream)
+        for schema in modes:
+            assert _rows(pg, schema, stream) == fast, (schema, stream)

@@ -20,9 +20,11 @@ import requests
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
+from tap_liine.batches import JsonLinesBatcher
 from tap_liine.bookmarks import Bookmarks
 from tap_liine.fidelity import TypeFidelity
 from tap_liine.http import ResilientHTTP
+from tap_liine.instants import UtcInstants
 from tap_liine.pipeline import PartitionPipeline, batched
 from tap_liine.sdk_seams import SdkSeams
 from tap_liine.settings import source_configured, source_hint
@@ -108,9 +110,14 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
     def fidelity(self) -> TypeFidelity:
         return TypeFidelity(self.schema, stream=self.name, logger=self.logger)
 
+    @cached_property
+    def instants(self) -> UtcInstants:
+        return UtcInstants(self.schema, stream=self.name, logger=self.logger)
+
     def conform(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-        """Each value as its schema declares it, where the value carries that type (in place)."""
-        return self.fidelity.page(records)
+        """Each value as its schema declares it, where the value carries that type; date-times
+        with an offset in UTC (in place)."""
+        return self.instants.page(self.fidelity.page(records))
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """This partition's tasks, fetched ahead with those of the partitions after it, emitted
@@ -193,9 +200,18 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
             self.emit_state()
 
     def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
+        """BATCH files (JSON Lines: the tap's lean batcher; Parquet: the SDK's), then their state."""
         self._batching = True
-        for encoding, manifest in super().get_batches(batch_config, context):
-            self._apply_pending_changes()  # every record so far is in files the SDK announces now
+        batches: t.Iterable[tuple[t.Any, list[str]]]
+        if batch_config.encoding.format == "jsonl":
+            batcher = JsonLinesBatcher(self.tap_name, self.name, batch_config)
+            batcher.hold_chunks = bool(self.child_streams)
+            files = batcher.get_batches(self.records_for_batches(context))
+            batches = ((batch_config.encoding, manifest) for manifest in files)
+        else:
+            batches = super().get_batches(batch_config, context)
+        for encoding, manifest in batches:
+            self._apply_pending_changes()  # every record so far is in the files announced now
             yield encoding, manifest
         self._apply_pending_changes()  # nothing is left unwritten: the SDK's last STATE carries them
 

@@ -1,0 +1,67 @@
+"""Date-times with a UTC offset other than zero are emitted as the same instant in UTC.
+
+Loaders that hand a date-time to the warehouse as text drop its offset when the column is a
+`timestamp` without time zone: target-postgres with `use_copy` and with BATCH files, so
+that `10:43:02-05:00` would land as 10:43:02, five hours early, while its INSERT path lands
+15:43:02 (the instant). The tap's time policy is one instant whatever the target and path
+(README), so such values are rewritten as that instant in UTC (`15:43:02Z`): the same
+moment, to the microsecond. Values in UTC already (`Z`, `+00:00`) and values without an
+offset are emitted as sent. Said once per field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import threading
+import typing as t
+
+import pendulum
+
+from tap_liine.windows import parse_datetime
+
+_OFFSET = re.compile(r"[+-]\d\d:?\d\d\Z")
+_UTC_SUFFIXES = ("Z", "z", "+00:00", "+0000", "-00:00")
+
+
+def _to_utc(value: str) -> str | None:
+    """`value` as a UTC instant ending in Z, or None when it is no date-time with a non-zero offset."""
+    if value.endswith(_UTC_SUFFIXES) or not _OFFSET.search(value):
+        return None
+    try:
+        moment = parse_datetime(value)
+    except (ValueError, pendulum.parsing.exceptions.ParserError):
+        return None
+    return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class UtcInstants:
+    """Rewrites a stream's top-level date-time properties in UTC, a page at a time; thread-safe."""
+
+    def __init__(self, schema: dict[str, t.Any], *, stream: str, logger: logging.Logger) -> None:
+        properties = schema.get("properties") or {}
+        self.fields = [name for name, sub in properties.items() if sub.get("format") == "date-time"]
+        self._stream, self._logger = stream, logger
+        self._said: set[str] = set()
+        self._lock = threading.Lock()
+
+    def page(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+        for name in self.fields:
+            for record in records:
+                value = record.get(name)
+                if isinstance(value, str) and not value.endswith("Z") and (utc := _to_utc(value)):
+                    record[name] = utc
+                    self._say(name, value, utc)
+        return records
+
+    def _say(self, name: str, value: str, utc: str) -> None:
+        with self._lock:
+            if name in self._said:
+                return
+            self._said.add(name)
+        self._logger.info(
+            "%s.%s arrives with UTC offsets (%r); emitted as the same instants in UTC (%r), which every loader "
+            "lands alike.",
+            self._stream, name, value, utc,
+        )  # fmt: skip
