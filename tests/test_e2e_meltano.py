@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import typing as t
 import uuid
-from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
 import requests
-import yaml
 
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
@@ -21,20 +17,12 @@ from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
 from tap_liine.sandbox.truth import expected_rows
 from tests import postgres
+from tests.meltano_project import MELTANO, STREAMS, meltano_run, pg_env, tap_config
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-STREAMS = ("interactions", "conversations", "conversation_messages", "appointment_statistics", "appointment_trends")
 
 if not MELTANO.exists():
     pytest.skip("Meltano is not installed: run `make install` (make test does)", allow_module_level=True)
-
-
-def tap_config() -> dict[str, t.Any]:
-    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
-    env = next(e for e in project["environments"] if e["name"] == "sandbox")
-    return {**env["config"]["plugins"]["extractors"][0]["config"], "start_date": "2026-06-01T00:00:00Z"}
 
 
 @pytest.fixture
@@ -51,17 +39,6 @@ def pg() -> t.Iterator[postgres.Postgres]:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
     # Not UTC, as many self-hosted servers: the time policy must hold whatever the server's zone.
     yield from postgres.start(bindir, timezone="America/New_York")
-
-
-def meltano_run(server: SandboxServer, *plugins: str, env: dict[str, str], state_id: str, full: bool = False) -> str:
-    environment = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", **env)
-    for setting in ("API_URL", "CONVERSATIONS_API_URL", "INTERACTLY_API_URL"):
-        environment[f"TAP_LIINE_{setting}"] = server.url
-    environment["TAP_LIINE_START_DATE"] = tap_config()["start_date"]
-    args = [str(MELTANO), "run", "--state-id-suffix", state_id, *(["--full-refresh"] if full else []), *plugins]
-    done = subprocess.run(args, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600, check=False)
-    assert done.returncode == 0, done.stderr[-5000:]
-    return done.stderr
 
 
 def test_duckdb_lands_exactly_the_sandbox_truth(server, tmp_path) -> None:
@@ -82,17 +59,6 @@ def test_duckdb_lands_exactly_the_sandbox_truth(server, tmp_path) -> None:
     assert con.sql("select count(distinct id) from liine.interactions").fetchone()[0] == expected["interactions"]  # type: ignore[index]
 
 
-def _pg_env(pg: postgres.Postgres, schema: str) -> dict[str, str]:
-    return {
-        "TARGET_POSTGRES_HOST": pg.host,
-        "TARGET_POSTGRES_PORT": str(pg.port),
-        "TARGET_POSTGRES_USER": pg.user,
-        "TARGET_POSTGRES_PASSWORD": "unused-with-trust-auth",  # the target insists on one
-        "TARGET_POSTGRES_DATABASE": pg.database,
-        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
-    }
-
-
 def _connect(pg: postgres.Postgres) -> psycopg.Connection:
     con = psycopg.connect(pg.dsn())
     con.execute("set time zone 'UTC'")
@@ -106,7 +72,7 @@ def _counts(pg: postgres.Postgres, schema: str) -> dict[str, int]:
 
 def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> None:
     schema, state_id = "liine_labs", uuid.uuid4().hex
-    meltano_run(server, "tap-liine", "target-postgres", env=_pg_env(pg, schema), state_id=state_id)
+    meltano_run(server, "tap-liine", "target-postgres", env=pg_env(pg, schema), state_id=state_id)
 
     expected = expected_rows(server.apis, tap_config())
     assert _counts(pg, schema) == expected
@@ -142,7 +108,7 @@ def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> N
     added = requests.post(
         f"{server.url}/_sandbox/conversations/add-messages", json={"conversation_ids": [5001, 5070]}, timeout=5
     ).json()["message_ids"]
-    meltano_run(server, "tap-liine", "target-postgres", env=_pg_env(pg, schema), state_id=state_id)
+    meltano_run(server, "tap-liine", "target-postgres", env=pg_env(pg, schema), state_id=state_id)
 
     after = _counts(pg, schema)
     assert after["interactions"] == expected["interactions"]  # updated in place, nothing duplicated
@@ -205,7 +171,7 @@ def test_every_loading_mode_lands_identical_tables(server, pg, tmp_path) -> None
                                             "TAP_LIINE_BATCH_BATCH_CONFIG_ENCODING_COMPRESSION": "none"}),
     }  # fmt: skip
     for schema, (extractor, env) in modes.items():
-        meltano_run(server, extractor, "target-postgres", env={**_pg_env(pg, schema), **env}, state_id=uuid.uuid4().hex)
+        meltano_run(server, extractor, "target-postgres", env={**pg_env(pg, schema), **env}, state_id=uuid.uuid4().hex)
 
     # BATCH messages were sent: files for every stream with records, as announced.
     expected = expected_rows(server.apis, tap_config())
