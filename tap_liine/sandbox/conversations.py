@@ -20,24 +20,19 @@ import time
 import typing as t
 
 import orjson
-import pendulum
 
+from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
 from tap_liine.sandbox.liine_data import ANCHOR, NAMES
 from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
-DEFAULT_PER_PAGE = 5
 LATEST_MESSAGES = 5  # `conversations.messages=latest-5`: what comes when `messages` is not sent
 CHURN = ("update", "delete", "create")
 CHURN_ROUNDS = 3  # `conversations.churn=while-paging`: three of each per location
 BODIES = ("Hi! Can I move my cleaning to Tuesday?", "Yes 👍", "", "Your appointment is confirmed ✅",
           "¿Aceptan seguro dental?", "Thanks!! 😊🦷", "Please call us at (919) 555-0100.")  # fmt: skip
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclasses.dataclass
@@ -119,8 +114,8 @@ class ConversationsApi:
             "middle_name": rng.choice(("J.", None)),
             "last_name": last,
             "name": f"{first} {last}",
-            "created_at": _iso(created - dt.timedelta(days=rng.randint(1, 900))),
-            "updated_at": _iso(created),
+            "created_at": iso_millis(created - dt.timedelta(days=rng.randint(1, 900))),
+            "updated_at": iso_millis(created),
             "institution_id": 42,
             "foreign_id": str(rng.randint(1000, 99999)),
             "foreign_id_type": "msg-dentrix",
@@ -130,7 +125,7 @@ class ConversationsApi:
                 "gender": rng.choice(("Female", "Male", None)),
             },
             "inactive": rng.random() < 0.05,
-            "last_sync_time": _iso(created),
+            "last_sync_time": iso_millis(created),
             "guarantor_id": rng.choice((None, 70_000 + conversation_id)),
             "unsubscribe_sms": rng.random() < 0.03,
         }  # fmt: skip
@@ -152,15 +147,15 @@ class ConversationsApi:
         message = {
             "id": self._next_message_id,
             "body": rng.choice(BODIES),
-            "created_at": _iso(moment),
-            "updated_at": _iso(moment),
+            "created_at": iso_millis(moment),
+            "updated_at": iso_millis(moment),
             "conversation_id": conversation.id,
             "seen_by": [] if from_patient else [f"staff-{rng.randint(1, 4)}"],
             "user_id": None if from_patient else rng.randint(1, 4),
             "attachment_file_name": "xray.png" if attached else None,
             "attachment_content_type": "image/png" if attached else None,
             "attachment_file_size": rng.randint(10_000, 4_000_000) if attached else None,
-            "attachment_updated_at": _iso(moment) if attached else None,
+            "attachment_updated_at": iso_millis(moment) if attached else None,
             "sms_msg_id": rng.randint(10**9, 10**10),
             "sender_info": {
                 "name": conversation.patient["name"] if from_patient else "Front Desk",
@@ -181,8 +176,8 @@ class ConversationsApi:
     def conversation_body(conversation: Conversation, messages: list[dict[str, t.Any]] | None) -> dict[str, t.Any]:
         body: dict[str, t.Any] = {
             "id": conversation.id,
-            "created_at": _iso(conversation.created),
-            "updated_at": _iso(conversation.updated),
+            "created_at": iso_millis(conversation.created),
+            "updated_at": iso_millis(conversation.updated),
             "patient": conversation.patient,
         }
         if messages is not None:
@@ -214,7 +209,7 @@ class ConversationsApi:
             self.tokens.pop(token, None)
             raise TokenExpired
         try:
-            query = _ConversationQuery.parse(request, self.max_per_page)
+            query = ConversationQuery.parse(request, self.max_per_page)
         except ValueError as exc:
             return _envelope(400, None, "Bad Request", [str(exc)])
         if query.subdomain != self.subdomain or query.location_id not in self.conversations:
@@ -263,15 +258,15 @@ class ConversationsApi:
                 if conversation.id in wanted
             ]
 
-    def _messages_of(self, query: _ConversationQuery, conversation: Conversation) -> list[dict[str, t.Any]] | None:
+    def _messages_of(self, query: ConversationQuery, conversation: Conversation) -> list[dict[str, t.Any]] | None:
         latest = LATEST_MESSAGES if self.readings["conversations.messages"] == "latest-5" else None
         messages = query.messages_of(conversation, default_latest=latest)
         if messages is not None and query.updated_since and self.readings["conversations.updated_since"] == "messages":
-            since = _iso(query.updated_since)
+            since = iso_millis(query.updated_since)
             messages = [m for m in messages if m["updated_at"] >= since]
         return messages
 
-    def _churn(self, query: _ConversationQuery) -> None:
+    def _churn(self, query: ConversationQuery) -> None:
         """One change among the rows already served: rows behind it shift (a skipped or repeated row)."""
         kind = self._churn_left[query.location_id].pop(0)
         items = self.conversations[query.location_id]
@@ -294,11 +289,12 @@ class ConversationsApi:
 
     def admin(self, name: str, request: Request) -> Response | None:
         if name == "conversations/truth":
-            return Response.json(200, {
-                location: [{"id": c.id, "updated_at": _iso(c.updated), "message_ids": [m["id"] for m in c.messages]}
-                           for c in items]
-                for location, items in self.conversations.items()
-            })  # fmt: skip
+
+            def truth(c: Conversation) -> dict[str, t.Any]:
+                return {"id": c.id, "updated_at": iso_millis(c.updated), "message_ids": [m["id"] for m in c.messages]}
+
+            by_location = {location: [truth(c) for c in items] for location, items in self.conversations.items()}
+            return Response.json(200, by_location)
         if name == "conversations/add-messages" and request.method == "POST":
             added = self.add_messages((request.json() or {}).get("conversation_ids", []))
             return Response.json(200, {"message_ids": added})
@@ -317,80 +313,6 @@ class ConversationsApi:
 
     def error_body(self, status: int, message: str) -> dict[str, t.Any]:  # noqa: ARG002
         return {"code": False, "description": message, "error": [message], "data": None}
-
-
-@dataclasses.dataclass
-class _ConversationQuery:
-    subdomain: str
-    location_id: str
-    page: int
-    per_page: int
-    updated_since: dt.datetime | None
-    include_messages: bool
-    messages: int | None
-    messages_since: dt.datetime | None
-
-    @classmethod
-    def parse(cls, request: Request, max_per_page: int) -> _ConversationQuery:
-        subdomain, location = request.one("subdomain"), request.one("location_id")
-        if not subdomain or not location:
-            raise ValueError("subdomain and location_id are required")
-        page = _positive(request, "page", 1)
-        per_page = min(_positive(request, "per_page", DEFAULT_PER_PAGE), max_per_page)  # silently capped
-        include = (request.one("include_messages") or "false").lower()
-        if include not in {"true", "false", "1", "0"}:
-            raise ValueError(f"include_messages must be a boolean, got {include!r}")
-        raw_messages = request.one("messages")
-        return cls(
-            subdomain=subdomain,
-            location_id=location,
-            page=page,
-            per_page=per_page,
-            updated_since=_moment(request, "updated_since"),
-            include_messages=include in {"true", "1"},
-            messages=None if raw_messages is None else _positive(request, "messages", 0),
-            messages_since=_moment(request, "messages_since"),
-        )
-
-    def messages_of(self, conversation: Conversation, *, default_latest: int | None) -> list[dict[str, t.Any]] | None:
-        """The messages to include: those created since `messages_since`, the latest `messages` of them
-        (or `default_latest` when `messages` is not sent; None: all)."""
-        if not self.include_messages:
-            return None
-        chosen = conversation.messages
-        if self.messages_since is not None:
-            since = _iso(self.messages_since)
-            chosen = [m for m in chosen if m["created_at"] >= since]
-        latest = self.messages if self.messages is not None else default_latest
-        if latest is not None:
-            chosen = chosen[-latest:] if latest else []
-        return chosen
-
-
-def _positive(request: Request, name: str, default: int) -> int:
-    raw = request.one(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be 1 or more, got {value}")
-    return value
-
-
-def _moment(request: Request, name: str) -> dt.datetime | None:
-    raw = request.one(name)
-    if raw is None:
-        return None
-    try:
-        parsed = pendulum.parse(raw.replace(" ", "+"), strict=False)
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
-        raise ValueError(f"{name} must be a parseable date/time, got {raw!r}") from None
-    if not isinstance(parsed, dt.datetime):
-        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day)  # type: ignore[union-attr]
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _envelope(status: int, data: t.Any, description: str, errors: list[str], count: t.Any = None) -> Response:

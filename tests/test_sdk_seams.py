@@ -1,0 +1,64 @@
+"""The private Singer SDK surface tap_liine/sdk_seams.py relies on is still there and still used.
+
+An SDK upgrade that renames, re-signs or stops calling one of these hooks would otherwise
+fail quietly: records emitted by the SDK's slower path, bookmarks kept in its progress
+markers, BATCH files without records. These tests say which hook moved.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import typing as t
+
+import pytest
+from singer_sdk import Stream
+
+from tap_liine.sdk_seams import SDK_VERSION_CHECKED, SdkSeams
+from tests.helpers import liine_config, run_tap
+
+# (hook, its parameters as the seams call it)
+HOOKS = {
+    "_generate_record_messages": ["self", "record"],
+    "_increment_stream_state": ["self", "latest_record", "context"],
+    "_sync_records": ["self", "context", "write_messages"],
+}
+
+
+def test_the_installed_sdk_is_the_version_the_seams_were_checked_against() -> None:
+    installed = importlib.metadata.version("singer-sdk")
+    assert installed == SDK_VERSION_CHECKED, (
+        f"singer-sdk {installed} is installed; tap_liine/sdk_seams.py was checked against {SDK_VERSION_CHECKED}. "
+        "Re-read each hook it lists in the new SDK, then update SDK_VERSION_CHECKED."
+    )
+
+
+@pytest.mark.parametrize("hook", sorted(HOOKS))
+def test_each_private_hook_keeps_its_signature(hook: str) -> None:
+    assert hasattr(Stream, hook), f"singer-sdk no longer has Stream.{hook}"
+    assert list(inspect.signature(getattr(Stream, hook)).parameters) == HOOKS[hook]
+
+
+def test_the_sdk_calls_the_overridden_hooks_once_per_record(sandbox, monkeypatch) -> None:
+    calls: dict[str, int] = {"_generate_record_messages": 0, "_increment_stream_state": 0}
+
+    def counted(name: str) -> t.Callable[..., t.Any]:
+        original = getattr(SdkSeams, name)
+
+        def wrapper(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+            calls[name] += 1
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(SdkSeams, name, counted(name))
+    server = sandbox(scale=400)
+    run = run_tap(liine_config(server.url, page_size=100, start_date="2026-10-01T00:00:00Z"))
+
+    records = len(run.records("interactions"))
+    assert records > 0
+    assert calls == {"_generate_record_messages": records, "_increment_stream_state": records}
+    # The tap's bookmarks, not the SDK's progress markers, are what the state holds.
+    state = [m["value"] for m in run.messages if m["type"] == "STATE"][-1]
+    assert "progress_markers" not in str(state)
