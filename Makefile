@@ -61,7 +61,7 @@ demo: $(STAMP) $(MELTANO_STAMP)
 
 # The tap alone: throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential
 # vs concurrent with 150 ms per response. Then end to end: `meltano run tap-liine <loader>`
-# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about 40 minutes).
+# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about an hour in all).
 bench: $(STAMP) $(MELTANO_STAMP) $(DLT)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench                       # 200,000 interactions, 3 repetitions
     python -m benchmarks.bench --scale 1000000 --meltano
-    python -m benchmarks.bench --memory 10000,1000000
+    python -m benchmarks.bench --memory 10000,1000000    # and conversations with/without messages
 
 Prints records/s, CPU seconds and peak RSS of (a) the sandbox alone (the same requests,
 nothing parsed), (b) the baseline loop (orjson, one RECORD line per record), (c) tap-liine
@@ -49,11 +49,11 @@ def run_measured(args: list[str], *, stdout: t.Any = subprocess.DEVNULL, env: di
 
 
 @contextlib.contextmanager
-def sandbox(scale: int, latency_ms: float = 0.0) -> t.Iterator[str]:
+def sandbox(scale: int, latency_ms: float = 0.0, conversations: int = 150) -> t.Iterator[str]:
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen(
         [str(BIN / "tap-liine-sandbox"), "--port", str(port), "--scale", str(scale), "--customers", CUSTOMERS,
-         "--latency-ms", str(latency_ms)],
+         "--latency-ms", str(latency_ms), "--conversations", str(conversations)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -73,9 +73,31 @@ def tap_config(url: str, folder: Path, **extra: t.Any) -> Path:
     return path
 
 
-def tap_run(config: Path, out: Path) -> Measure:
+def tap_run(config: Path, out: Path, catalog: Path | None = None) -> Measure:
     with out.open("wb") as sink:
-        return run_measured([str(BIN / "tap-liine"), "--config", str(config)], stdout=sink)
+        extra = ["--catalog", str(catalog)] if catalog else []
+        return run_measured([str(BIN / "tap-liine"), "--config", str(config), *extra], stdout=sink)
+
+
+def conversations_config(url: str, folder: Path) -> Path:
+    path = folder / "conversations.json"
+    path.write_text(json.dumps({"conversations_api_url": url, "conversations_api_key": "demo-conversations-key",
+                                "conversations_subdomain": "bright-smiles", "conversations_location_ids": ["3001", "3002"],
+                                "start_date": "2020-01-01T00:00:00Z"}))  # fmt: skip
+    return path
+
+
+def catalog_without(config: Path, stream: str, folder: Path) -> Path:
+    discovered = subprocess.run([str(BIN / "tap-liine"), "--config", str(config), "--discover"],
+                                capture_output=True, check=True, cwd=ROOT).stdout  # fmt: skip
+    catalog = json.loads(discovered)
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] != stream
+    path = folder / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
 
 
 def count_records(path: Path) -> int:
@@ -170,13 +192,26 @@ def latency(latency_ms: float, scale: int, window_days: int, repeat: int) -> Non
         print(f"  speed-up: {times[1] / times[4]:.1f}x")
 
 
-def memory(scales: list[int]) -> None:
+def memory(scales: list[int], conversations: int) -> None:
     print("\nPeak RSS of tap-liine by number of interactions")
     for scale in scales:
         with tempfile.TemporaryDirectory() as tmp, sandbox(scale) as url:
             measure = tap_run(tap_config(url, Path(tmp)), Path(os.devnull))
             print(
                 f"{scale:>12,} interactions: peak RSS {measure.rss_mb:6.0f} MB, {scale / measure.wall:,.0f} records/s"
+            )
+    # Messages are held only until their conversation is written, and not at all without the stream.
+    print(f"\nPeak RSS of tap-liine, conversations only, 2 locations x {conversations:,} conversations")
+    with tempfile.TemporaryDirectory() as tmp, sandbox(10, conversations=conversations) as url:
+        folder = Path(tmp)
+        config = conversations_config(url, folder)
+        for label, catalog in (("with conversation_messages", None),
+                               ("conversation_messages deselected", catalog_without(config, "conversation_messages", folder))):  # fmt: skip
+            out = folder / "out.jsonl"
+            measure = tap_run(config, out, catalog)
+            records = count_records(out)
+            print(
+                f"{label:>34}: peak RSS {measure.rss_mb:6.0f} MB, {records:,} records, {records / measure.wall:,.0f}/s"
             )
 
 
@@ -186,13 +221,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--meltano", action="store_true", help="also time meltano run tap-liine target-jsonl")
     parser.add_argument("--memory", default="", help="comma-separated scales for the memory check, e.g. 10000,1000000")
+    parser.add_argument("--conversations", type=int, default=10_000, help="per location, for the memory check")
     parser.add_argument("--latency", type=float, default=0.0, help="ms per response: time sequential vs concurrent")
     parser.add_argument("--window-days", type=int, default=7, help="backfill window for --latency")
     args = parser.parse_args()
     if args.latency:
         latency(args.latency, args.scale, args.window_days, args.repeat)
     elif args.memory:
-        memory([int(s) for s in args.memory.split(",")])
+        memory([int(s) for s in args.memory.split(",")], args.conversations)
     else:
         throughput(args.scale, args.repeat, args.meltano)
 

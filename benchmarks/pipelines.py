@@ -46,6 +46,7 @@ class Scenario(t.NamedTuple):
     loader: str  # a loader of meltano.yml, or "dlt-postgres" / "dlt-duckdb" / "tap"
     settings: dict[str, t.Any]  # the loader's, as env vars
     compression: str | None = None  # BATCH messages (`tap-liine-batch`), gzip'd or not
+    batch_size: int | None = None  # records per BATCH file (the SDK's default: 10,000)
 
 
 PG_TARGET_DEFAULTS = {"use_copy": False, "validate_records": True}
@@ -57,6 +58,8 @@ SCENARIOS = [
     Scenario("postgres: RECORD, use_copy, no re-validation (meltano.yml)", "target-postgres", PG_MELTANO_YML),
     Scenario("postgres: BATCH jsonl.gz (tap-liine-batch)", "target-postgres", PG_MELTANO_YML, "gzip"),
     Scenario("postgres: BATCH jsonl", "target-postgres", PG_MELTANO_YML, "none"),
+    Scenario("postgres: BATCH jsonl.gz, 20,000 per file", "target-postgres", PG_MELTANO_YML, "gzip", 20_000),
+    Scenario("postgres: BATCH jsonl.gz, 25,000 per file", "target-postgres", PG_MELTANO_YML, "gzip", 25_000),
     Scenario("postgres: pipelinewise-target-postgres, its defaults", "target-postgres-pipelinewise", {}),
     Scenario("postgres: dlt rest_api (its defaults)", "dlt-postgres", {}),
     Scenario("duckdb: batch_size_rows 100000 (the target's default)", "target-duckdb", {"batch_size_rows": 100_000}),
@@ -102,7 +105,8 @@ def run_watched(args: list[str], env: dict[str, str], log: Path) -> tuple[float,
             time.sleep(0.05)
     seconds = time.perf_counter() - start
     if main.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:4])} failed ({main.returncode}); see {log}")
+        tail = log.read_text(errors="replace")[-3000:]  # the folder goes with the run
+        raise SystemExit(f"{' '.join(args)} failed ({main.returncode}); the end of its log:\n{tail}")
     return seconds, peaks
 
 
@@ -133,6 +137,8 @@ class Bench:
         if scenario.compression:  # tap-liine-batch, its files in this run's folder
             env.update(TAP_LIINE_BATCH_BATCH_CONFIG_ENCODING_COMPRESSION=scenario.compression,
                        TAP_LIINE_BATCH_BATCH_CONFIG_STORAGE_ROOT=(self.folder / "batches").as_uri())  # fmt: skip
+        if scenario.batch_size:
+            env.update(TAP_LIINE_BATCH_BATCH_CONFIG_BATCH_SIZE=str(scenario.batch_size))
         return env
 
     def run(self, scenario: Scenario) -> Run:
@@ -179,9 +185,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="", help="run the scenarios whose name contains this")
+    parser.add_argument(
+        "--only", default="", help="run the scenarios whose name contains one of these (comma-separated)"
+    )
     args = parser.parse_args()
-    chosen = [s for s in SCENARIOS if args.only in s.name or args.only in s.loader]
+    wanted = [w for w in args.only.split(",") if w] or [""]
+    chosen = [s for s in SCENARIOS if any(w in s.name or w in s.loader for w in wanted)]
     if not DLT_PYTHON.exists():
         print("(dlt not installed: make bench installs it into .venv-dlt; its scenarios are skipped)")
         chosen = [s for s in chosen if not s.loader.startswith("dlt-")]

@@ -1,4 +1,7 @@
-"""`make demo`: sandbox -> `meltano run tap-liine target-duckdb` -> what landed, checked.
+"""`make demo`: sandbox -> `meltano run tap-liine target-duckdb dbt-duckdb:build` -> what landed.
+
+The rows landed are checked against the sandbox's ground truth; then the dbt project's
+marts (transform/) answer what a practice asks first: which channels bring patients.
 
 Each demo is a clean slate: the DuckDB file is recreated and the run is a --full-refresh,
 so a second `make demo` lands the same rows again instead of an incremental sliver.
@@ -22,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE = ROOT / "output" / "warehouse.duckdb"
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 SCHEMA = "liine"
+MARTS = "analytics"  # dbt-duckdb's schema setting (meltano.yml)
+COMMAND = ["run", "--full-refresh", "tap-liine", "target-duckdb", "dbt-duckdb:build"]
 
 
 def free_port(preferred: int = 8765) -> int:
@@ -40,7 +45,8 @@ def sandbox_tap_config() -> dict:
 
 
 def meltano_env(url: str, warehouse: Path) -> dict[str, str]:
-    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", TARGET_DUCKDB_FILEPATH=str(warehouse))
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    env.update(TARGET_DUCKDB_FILEPATH=str(warehouse), DBT_DUCKDB_PATH=str(warehouse), DBT_DUCKDB_SCHEMA=MARTS)
     for setting in ("API_URL", "CONVERSATIONS_API_URL", "INTERACTLY_API_URL"):
         env[f"TAP_LIINE_{setting}"] = url
     return env
@@ -55,30 +61,27 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
         got = q(f"select count(*) from {SCHEMA}.{table}").fetchone()[0]  # type: ignore[index]
         ok &= got == want
         print(f"  {table:<24}{got:>8}   {'= sandbox truth' if got == want else f'!= {want} expected'}")
-    print("\nInteractions by last-touch marketing channel and outcome")
+    print("\nCalls by location: answered, missed (analytics.call_handling)")
     print(
         q(f"""
-        select coalesce(last_touch_marketing_channel, '(none)') as channel,
-               count(*) as interactions,
-               count(*) filter (where outcome = 'Booked') as booked,
-               count(*) filter (where outcome = 'Booked Later') as booked_later,
-               count(*) filter (where outcome = 'Not Booked') as not_booked,
-               round(sum(coalesce(revenue, 0)), 2) as revenue_usd
-        from {SCHEMA}.interactions where not is_spam_likely
+        select location, sum(calls) as calls, sum(answered) as answered, sum(missed) as missed
+        from {MARTS}.call_handling group by 1 order by calls desc""")
+    )
+    print("How fast patients get an answer, median minutes per location (analytics.patient_response_times)")
+    print(
+        q(f"""
+        select location_id, count(*) as conversations, count(first_reply_at) as answered,
+               round(median(response_seconds) / 60, 1) as median_minutes
+        from {MARTS}.patient_response_times group by 1 order by 1""")
+    )
+    print("Funnel by marketing channel, first-touch attribution (analytics.lead_funnel)")
+    print(
+        q(f"""
+        select marketing_channel as channel, sum(interactions) as interactions, sum(new_leads) as new_leads,
+               sum(booked) as booked, sum(booked_later) as booked_later, sum(attended) as attended,
+               sum(no_shows) as no_shows, round(sum(revenue), 2) as revenue_usd
+        from {MARTS}.lead_funnel where attribution = 'first_touch'
         group by 1 order by interactions desc""")
-    )
-    print("Appointments per day, last 10 days with figures (Interactly, all integrations)")
-    print(
-        q(f"""
-        select cast(date as date) as day, sum(successful) as successful, sum(failed) as failed
-        from {SCHEMA}.appointment_trends group by 1 order by 1 desc limit 10""")
-    )
-    print("Patient conversations by location")
-    print(
-        q(f"""
-        select c.location_id, count(distinct c.id) as conversations, count(m.id) as messages
-        from {SCHEMA}.conversations c left join {SCHEMA}.conversation_messages m on m.conversation_id = c.id
-        group by 1 order by 1""")
     )
     return ok
 
@@ -90,10 +93,10 @@ def main() -> int:
         WAREHOUSE.parent.mkdir(exist_ok=True)
         WAREHOUSE.unlink(missing_ok=True)
         log = ROOT / "output" / "demo-meltano.log"
-        print(f"Sandbox on {server.url}; running: meltano run --full-refresh tap-liine target-duckdb (log: {log.name})")
+        print(f"Sandbox on {server.url}; running: meltano {' '.join(COMMAND)} (log: {log.name})")
         with log.open("w") as sink:
             run = subprocess.run(
-                [str(MELTANO), "run", "--full-refresh", "tap-liine", "target-duckdb"],
+                [str(MELTANO), *COMMAND],
                 cwd=ROOT, env=meltano_env(server.url, WAREHOUSE), stdout=sink, stderr=subprocess.STDOUT, check=False,
             )  # fmt: skip
         if run.returncode != 0:

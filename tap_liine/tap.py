@@ -10,7 +10,7 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.resources import TapResources
-from tap_liine.settings import CONFIG_SCHEMA, config_errors
+from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -36,6 +36,19 @@ class TapLiine(Tap):
         errors = config_errors(self.config, self.config_jsonschema)
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """The SDK's built-in settings, and `batch_config.batch_size`: the SDK reads it (records
+        per BATCH file) but does not list it, so Meltano, the Hub and `--about` would not show it."""
+        super().append_builtin_config(config_jsonschema)
+        batch = config_jsonschema["properties"].get("batch_config")
+        if batch is not None and "batch_size" not in batch["properties"]:
+            # A copy: the SDK's own schema object is shared by every tap in the process.
+            config_jsonschema["properties"]["batch_config"] = {
+                **batch,
+                "properties": {**batch["properties"], "batch_size": BATCH_SIZE_SETTING},
+            }
 
     @property
     def resources(self) -> TapResources:

@@ -23,6 +23,7 @@ BAD_SETTINGS = [
     ({"interaction_filters": {"customer_id": 5}}, "interaction_filters"),
     ({"max_retries": 0}, "max_retries"),
     ({"api_url": "not a url"}, "api_url"),
+    ({"batch_config": {"batch_size": 0}}, "`batch_config.batch_size` must be 1 or more"),
 ]
 
 
@@ -30,7 +31,7 @@ def _no_traceback(stderr: str) -> None:
     assert "Traceback" not in stderr, stderr[-2000:]
 
 
-@pytest.mark.parametrize(("change", "setting"), BAD_SETTINGS, ids=[s for _, s in BAD_SETTINGS])
+@pytest.mark.parametrize(("change", "setting"), BAD_SETTINGS, ids=[s.strip("`").split("`")[0] for _, s in BAD_SETTINGS])
 def test_bad_setting_is_named_before_any_request(sandbox, tmp_path, change, setting) -> None:
     server = sandbox(scale=50)
     config = {k: v for k, v in {**liine_config(server.url), **change}.items() if v is not None}

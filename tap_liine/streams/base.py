@@ -3,7 +3,8 @@
 A stream plans each partition (customer, location, integration) as tasks (windows, days,
 one walk); the ordered pipeline (pipeline.py) fetches them ahead on worker threads and
 hands their records back in order; after each task the stream may save progress, after
-each partition its bookmark is written (bookmarks.py) and a STATE goes out. Requests go
+each partition its bookmark is written (bookmarks.py) and a STATE goes out when every record
+it covers is out (progress.py). Requests go
 through resilient HTTP (http.py) on the tap's shared, gated session (resources.py);
 records are conformed a page at a time (fidelity.py) and emitted on the lean path
 (sdk_seams.py).
@@ -20,12 +21,12 @@ import requests
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
-from tap_liine.batches import JsonLinesBatcher
 from tap_liine.bookmarks import Bookmarks
 from tap_liine.fidelity import TypeFidelity
 from tap_liine.http import ResilientHTTP
 from tap_liine.instants import UtcInstants
 from tap_liine.pipeline import PartitionPipeline, batched
+from tap_liine.progress import ProgressWriting
 from tap_liine.sdk_seams import SdkSeams
 from tap_liine.settings import source_configured, source_hint
 from tap_liine.windows import parse_datetime
@@ -39,7 +40,7 @@ if t.TYPE_CHECKING:
     from tap_liine.tap import TapLiine
 
 
-class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
+class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
     api_name = "API"  # set by subclasses: "Liine", "Conversations", "Interactly"
     # The SDK's per-field conformance is replaced by `conform`, a page at a time.
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
@@ -50,8 +51,6 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
         self.bookmarks = Bookmarks(self.replication_key or "", self.resources.run_started)
         self._pipeline: PartitionPipeline[t.Any] | None = None
         self._said_unconfigured = False
-        self._batching = False  # BATCH messages: state changes wait for the file holding their records
-        self._pending_changes: list[t.Callable[[], None]] = []
 
     # ----- what the tap shares ---------------------------------------------------------------
 
@@ -186,47 +185,9 @@ class TapStream(SdkSeams, ResilientHTTP, RESTStream[t.Any]):
         key, state = self.partition_key(context), self.get_context_state(context)
         self.save_progress(lambda: self.bookmarks.finish(key, state))
 
-    def save_progress(self, change: t.Callable[[], None]) -> None:
-        """Apply `change` to the state and write a STATE, once every record it covers is out.
-
-        With RECORD messages they are out already. With BATCH messages the last of them may
-        still be in the file being filled: the change waits for that file, after which the
-        SDK writes a BATCH and then a STATE message (see `get_batches`).
-        """
-        if self._batching:
-            self._pending_changes.append(change)
-        else:
-            change()
-            self.emit_state()
-
-    def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
-        """BATCH files (JSON Lines: the tap's lean batcher; Parquet: the SDK's), then their state."""
-        self._batching = True
-        batches: t.Iterable[tuple[t.Any, list[str]]]
-        if batch_config.encoding.format == "jsonl":
-            batcher = JsonLinesBatcher(self.tap_name, self.name, batch_config)
-            batcher.hold_chunks = bool(self.child_streams)
-            files = batcher.get_batches(self.records_for_batches(context))
-            batches = ((batch_config.encoding, manifest) for manifest in files)
-        else:
-            batches = super().get_batches(batch_config, context)
-        for encoding, manifest in batches:
-            self._apply_pending_changes()  # every record so far is in the files announced now
-            yield encoding, manifest
-        self._apply_pending_changes()  # nothing is left unwritten: the SDK's last STATE carries them
-
-    def _apply_pending_changes(self) -> None:
-        changes, self._pending_changes = self._pending_changes, []
-        for change in changes:
-            change()
-
     def partition_key(self, context: Context | None) -> tuple[t.Any, ...]:
         partition = self.state_manager.get_state_partition_context(context) or {}
         return tuple(sorted(partition.items()))
-
-    def emit_state(self) -> None:
-        """Write a STATE now (after a window: every record it covers is already out)."""
-        self._tap.state_writer.write_state(self.tap_state)
 
     def rewound_bookmark(self, context: Context | None, lookback_setting: str = "lookback_days") -> dt.datetime | None:
         """This partition's saved bookmark less the lookback; None on a first run."""

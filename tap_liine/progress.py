@@ -1,0 +1,69 @@
+"""When a STATE may go out: only once every record it covers has left the tap.
+
+With RECORD messages that is at once. With BATCH messages a record may still sit in the
+file being filled, so a state change waits until the SDK has announced that file; the SDK
+then writes the BATCH message and a STATE. A run that stops in between keeps the older
+state, and the next run extracts those records again rather than skipping them.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from singer_sdk.streams import RESTStream
+
+from tap_liine.batches import JsonLinesBatcher
+
+if t.TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
+
+
+class ProgressWriting(RESTStream[t.Any]):
+    """The stream base's state writing, BATCH-aware."""
+
+    if t.TYPE_CHECKING:  # provided by SdkSeams, mixed in ahead of this
+
+        def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]: ...
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._batching = False  # BATCH messages: state changes wait for the file holding their records
+        self._pending_changes: list[t.Callable[[], None]] = []
+
+    def save_progress(self, change: t.Callable[[], None]) -> None:
+        """Apply `change` to the state and write a STATE, once every record it covers is out.
+
+        With RECORD messages they are out already. With BATCH messages the last of them may
+        still be in the file being filled: the change waits for that file, after which the
+        SDK writes a BATCH and then a STATE message (see `get_batches`).
+        """
+        if self._batching:
+            self._pending_changes.append(change)
+        else:
+            change()
+            self.emit_state()
+
+    def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
+        """BATCH files (JSON Lines: the tap's lean batcher; Parquet: the SDK's), then their state."""
+        self._batching = True
+        batches: t.Iterable[tuple[t.Any, list[str]]]
+        if batch_config.encoding.format == "jsonl":
+            batcher = JsonLinesBatcher(self.tap_name, self.name, batch_config)
+            batcher.hold_chunks = bool(self.child_streams)
+            files = batcher.get_batches(self.records_for_batches(context))
+            batches = ((batch_config.encoding, manifest) for manifest in files)
+        else:
+            batches = super().get_batches(batch_config, context)
+        for encoding, manifest in batches:
+            self._apply_pending_changes()  # every record so far is in the files announced now
+            yield encoding, manifest
+        self._apply_pending_changes()  # nothing is left unwritten: the SDK's last STATE carries them
+
+    def _apply_pending_changes(self) -> None:
+        changes, self._pending_changes = self._pending_changes, []
+        for change in changes:
+            change()
+
+    def emit_state(self) -> None:
+        """Write a STATE now (after a window: every record it covers is already out)."""
+        self._tap.state_writer.write_state(self.tap_state)
