@@ -61,6 +61,7 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
         got = q(f"select count(*) from {SCHEMA}.{table}").fetchone()[0]  # type: ignore[index]
         ok &= got == want
         print(f"  {table:<24}{got:>8}   {'= sandbox truth' if got == want else f'!= {want} expected'}")
+    print("Every table matches the sandbox's ground truth." if ok else "MISMATCH against the sandbox's ground truth.")
     print("\nCalls by location: answered, missed (analytics.call_handling)")
     print(
         q(f"""
@@ -106,7 +107,6 @@ def main() -> int:
         ok = report(WAREHOUSE, expected_rows(server.apis, sandbox_tap_config()))
     finally:
         server.stop()
-    print("Every table matches the sandbox's ground truth." if ok else "MISMATCH against the sandbox's ground truth.")
     return 0 if ok else 1
 
 

@@ -11,6 +11,7 @@ from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
+from tests import postgres
 
 
 @pytest.fixture
@@ -48,3 +49,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run that collected no test fails, whatever pytest's own exit code says."""
     if session.testscollected == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="module")
+def pg() -> t.Iterator[postgres.Postgres]:
+    """A throw-away PostgreSQL for one test module, in America/New_York rather than UTC, as
+    many self-hosted servers are: the time policy must hold whatever the server's zone."""
+    bindir = postgres.binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
+    yield from postgres.start(bindir, timezone="America/New_York")

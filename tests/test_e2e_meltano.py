@@ -32,15 +32,6 @@ def server() -> t.Iterator[SandboxServer]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def pg() -> t.Iterator[postgres.Postgres]:
-    bindir = postgres.binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
-    # Not UTC, as many self-hosted servers: the time policy must hold whatever the server's zone.
-    yield from postgres.start(bindir, timezone="America/New_York")
-
-
 def test_duckdb_lands_exactly_the_sandbox_truth(server, tmp_path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     meltano_run(

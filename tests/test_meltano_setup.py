@@ -9,7 +9,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import typing as t
 from pathlib import Path
 
 import psycopg
@@ -17,7 +16,6 @@ import pytest
 
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
-from tests import postgres
 from tests.helpers import expected_interactions
 
 pytestmark = pytest.mark.e2e
@@ -63,14 +61,6 @@ def meltano(project: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
     assert done.returncode == 0, f"meltano {' '.join(args)}:\n{done.stderr[-4000:]}"
     assert "deprecat" not in (done.stdout + done.stderr).lower(), done.stderr[-3000:]
     return done
-
-
-@pytest.fixture(scope="module")
-def pg() -> t.Iterator[postgres.Postgres]:
-    bindir = postgres.binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
-    yield from postgres.start(bindir, timezone="America/New_York")
 
 
 def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
