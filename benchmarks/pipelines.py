@@ -5,8 +5,9 @@
 
 For each scenario: records/s (min / median / max of the runs, from `meltano run` starting
 to `meltano run` ending), the peak RSS of the tap, of the loader and of Meltano itself
-(their kernel high-water marks, read while they run), and how many of the sandbox's
-interactions landed. Every scenario sets the loader settings it measures, whatever
+(their kernel high-water marks, read while they run), how many of the sandbox's
+interactions landed, and the CPU seconds each process spent (tap, loader, Meltano, dlt, the
+sandbox API, PostgreSQL): on 2 cores, where the time goes. Every scenario sets the loader settings it measures, whatever
 meltano.yml's defaults are. The tap alone runs in the same benchmark, as the reference.
 A dlt `rest_api` pipeline (`benchmarks/dlt_peer.py`, in a venv of its own) loads the same
 sandbox into the same warehouses. A real PostgreSQL is started as the tests start it.
@@ -21,7 +22,6 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import typing as t
@@ -73,6 +73,27 @@ class Run(t.NamedTuple):
     seconds: float
     peaks_mb: dict[str, float]  # process role -> peak RSS
     landed: int  # distinct interaction ids in the warehouse
+    cpu_s: dict[str, float]  # process role -> CPU seconds (user + system) spent in the run
+
+
+CPU_ROLES = ("tap", "loader", "meltano", "dlt", "api", "db")  # api: the sandbox; db: PostgreSQL
+
+
+class Servers(t.NamedTuple):
+    """The long-lived processes a run also keeps busy: their CPU is read before and after it."""
+
+    api: psutil.Process
+    db: psutil.Process | None  # the postmaster
+
+    def cpu_s(self) -> dict[str, float]:
+        def used(process: psutil.Process, *, reaped: bool) -> float:
+            times = process.cpu_times()
+            return times.user + times.system + (times.children_user + times.children_system if reaped else 0.0)
+
+        totals = {"api": used(self.api, reaped=False), "db": 0.0}
+        if self.db is not None:  # the postmaster, its reaped backends, and its live workers
+            totals["db"] = used(self.db, reaped=True) + sum(used(c, reaped=False) for c in self.db.children())
+        return totals
 
 
 def _role(process: psutil.Process) -> str | None:
@@ -90,9 +111,17 @@ def _peak_mb(process: psutil.Process) -> float:
     return int(line.split()[1]) / 1024
 
 
-def run_watched(args: list[str], env: dict[str, str], log: Path) -> tuple[float, dict[str, float]]:
-    """Run a command to its end; its wall time, and the peak RSS of each of its processes by role."""
+class Watched(t.NamedTuple):
+    seconds: float
+    peaks_mb: dict[str, float]
+    cpu_s: dict[str, float]
+
+
+def run_watched(args: list[str], env: dict[str, str], log: Path, servers: Servers) -> Watched:
+    """Run a command to its end; its wall time, the peak RSS and CPU seconds of its processes by role."""
     peaks: dict[str, float] = {}
+    cpu: dict[int, tuple[str, float]] = {}  # pid -> role, CPU seconds when last seen (to within a poll)
+    servers_before = servers.cpu_s()
     start = time.perf_counter()
     with log.open("w") as sink:
         main = psutil.Popen(args, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
@@ -102,12 +131,17 @@ def run_watched(args: list[str], env: dict[str, str], log: Path) -> tuple[float,
                     role = _role(process)
                     if role:
                         peaks[role] = max(peaks.get(role, 0.0), _peak_mb(process))
+                        times = process.cpu_times()
+                        cpu[process.pid] = (role, times.user + times.system)
             time.sleep(0.05)
     seconds = time.perf_counter() - start
+    used = {role: after - servers_before[role] for role, after in servers.cpu_s().items()}
+    for role, spent in cpu.values():
+        used[role] = used.get(role, 0.0) + spent
     if main.returncode != 0:
         tail = log.read_text(errors="replace")[-3000:]  # the folder goes with the run
         raise SystemExit(f"{' '.join(args)} failed ({main.returncode}); the end of its log:\n{tail}")
-    return seconds, peaks
+    return Watched(seconds, peaks, used)
 
 
 def _settings_env(loader: str, settings: dict[str, t.Any]) -> dict[str, str]:
@@ -116,8 +150,8 @@ def _settings_env(loader: str, settings: dict[str, t.Any]) -> dict[str, str]:
 
 
 class Bench:
-    def __init__(self, url: str, pg: postgres.Postgres, folder: Path, expected: set[int]) -> None:
-        self.url, self.pg, self.folder, self.expected = url, pg, folder, expected
+    def __init__(self, url: str, pg: postgres.Postgres, folder: Path, expected: set[int], servers: Servers) -> None:
+        self.url, self.pg, self.folder, self.expected, self.servers = url, pg, folder, expected, servers
 
     def env(self, scenario: Scenario, schema: str) -> dict[str, str]:
         env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false", TAP_LIINE_API_URL=self.url,
@@ -146,20 +180,21 @@ class Bench:
         log = self.folder / f"{schema}.log"
         if scenario.loader == "tap":
             config = tap_config(self.url, self.folder, start_date=START)
-            seconds, peaks = run_watched([str(BIN / "tap-liine"), "--config", str(config)],
-                                         dict(os.environ), log)  # fmt: skip
-            return Run(seconds, peaks, len(self.expected))
+            watched = run_watched(
+                [str(BIN / "tap-liine"), "--config", str(config)], dict(os.environ), log, self.servers
+            )
+            return Run(watched.seconds, watched.peaks_mb, len(self.expected), watched.cpu_s)
         if scenario.loader.startswith("dlt-"):
             destination = scenario.loader.removeprefix("dlt-")
             args = [str(DLT_PYTHON), str(ROOT / "benchmarks" / "dlt_peer.py"), "--url", self.url,
                     "--customers", CUSTOMERS, "--start", START, "--destination", destination, "--schema", schema,
                     "--duckdb", str(self.folder / f"w_{schema}.duckdb"), "--postgres", f"postgresql://{self.pg.user}:unused@{self.pg.host}:{self.pg.port}/{self.pg.database}"]  # fmt: skip
-            seconds, peaks = run_watched(args, dict(os.environ), log)
+            watched = run_watched(args, dict(os.environ), log, self.servers)
         else:
             extractor = "tap-liine-batch" if scenario.compression else "tap-liine"
             args = [str(MELTANO), "run", "--full-refresh", "--state-id-suffix", schema, extractor, scenario.loader]
-            seconds, peaks = run_watched(args, self.env(scenario, schema), log)
-        return Run(seconds, peaks, self.landed(scenario, schema))
+            watched = run_watched(args, self.env(scenario, schema), log, self.servers)
+        return Run(watched.seconds, watched.peaks_mb, self.landed(scenario, schema), watched.cpu_s)
 
     def landed(self, scenario: Scenario, schema: str) -> int:
         query = f"select id from {schema}.interactions"  # noqa: S608 - our own schema name
@@ -177,8 +212,18 @@ def report(scenario: Scenario, runs: list[Run], records: int) -> str:
     peaks = {role: max(run.peaks_mb.get(role, 0.0) for run in runs) for role in ("tap", "loader", "meltano", "dlt")}
     shown = " | ".join(f"{peaks[r]:>7.0f}" if peaks[r] else "      -" for r in ("tap", "loader", "meltano", "dlt"))
     landed = min(run.landed for run in runs)
+    cpu = " / ".join(f"{statistics.median(run.cpu_s.get(role, 0.0) for run in runs):.0f}" for role in CPU_ROLES)
     return (f"| {scenario.name:<50} | {rates[0]:>7,.0f} | {statistics.median(rates):>7,.0f} | {rates[-1]:>7,.0f} "
-            f"| {shown} | {landed:,} of {records:,} |")  # fmt: skip
+            f"| {shown} | {landed:,} of {records:,} | {cpu} |")  # fmt: skip
+
+
+def _servers(url: str, pg: postgres.Postgres) -> Servers:
+    port = url.rsplit(":", 1)[1]
+    api = next(
+        p for p in psutil.Process().children() if "tap-liine-sandbox" in " ".join(p.cmdline()) and port in p.cmdline()
+    )
+    db = next((p for p in psutil.process_iter() if p.name() == "postgres" and str(pg.port) in p.cmdline()), None)
+    return Servers(api, db)
 
 
 def main() -> None:
@@ -206,15 +251,19 @@ def main() -> None:
             expected.update(requests.get(f"{url}/_sandbox/liine/expected", params=query, timeout=60).json())
         tap_run(tap_config(url, folder, start_date=START), folder / "warm.jsonl")  # warms the sandbox's caches
         assert count_records(folder / "warm.jsonl") == len(expected)
-        bench = Bench(url, pg, folder, expected)
+        bench = Bench(url, pg, folder, expected, _servers(url, pg))
         print(f"\n{len(expected):,} interactions ({args.scale:,} in the sandbox), {args.repeat} runs of each; "
               "records/s; peak RSS in MB; interactions landed\n")  # fmt: skip
-        print("| pipeline | min | median | max | tap | loader | meltano | dlt | landed |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        print(
+            "| pipeline | min | median | max | tap | loader | meltano | dlt | landed | CPU s: "
+            + " / ".join(CPU_ROLES)
+            + " |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
         for scenario in chosen:
             runs = [bench.run(scenario) for _ in range(args.repeat)]
             print(report(scenario, runs, len(expected)), flush=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

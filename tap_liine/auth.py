@@ -12,13 +12,13 @@ import threading
 import time
 import typing as t
 
-import pendulum
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import RetriableAPIError
 
 from tap_liine.errors import LoginError, RateLimited, api_message
 from tap_liine.gate import retry_after
+from tap_liine.windows import parse_datetime
 
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -110,7 +110,7 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
         try:
             body = response.json()
             token = body["token"]
-            expires = pendulum.parse(body["valid_until"]).timestamp()  # type: ignore[union-attr]
+            expires = parse_datetime(body["valid_until"]).timestamp()
         except (ValueError, KeyError, TypeError, AttributeError):
             msg = f"Liine's login answer at {self._url} lacks a readable `token` and `valid_until`."
             raise RetriableAPIError(msg, response) from None

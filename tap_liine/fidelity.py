@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import threading
+import types
 import typing as t
 
 import msgspec
@@ -97,7 +98,7 @@ class TypeFidelity:
         self._said: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._fixes = self._object_fixes(schema, stream)
-        self._check = list[_struct(schema, f"{stream}_check")]  # type: ignore[misc]
+        self._check = types.GenericAlias(list, (_struct(schema, f"{stream}_check"),))
 
     def page(self, records: list[Record]) -> list[Record]:
         """Conform a page in place and return it; cheap when (as usual) every value is well typed."""
@@ -134,9 +135,10 @@ class TypeFidelity:
 
     def _fix_for(self, schema: dict[str, t.Any], path: str) -> Fix | None:
         kind, _ = _declared(schema)
-        if kind in _KINDS:
+        if kind is not None and kind in _KINDS:
             right, convert = _KINDS[kind]
-            return lambda value, where, seen: self._scalar(value, right, convert, kind, where, seen)  # type: ignore[arg-type]
+            scalar: str = kind
+            return lambda value, where, seen: self._scalar(value, right, convert, scalar, where, seen)
         if kind == "object" and schema.get("properties"):
             inner = self._object_fixes(schema, path)
             return lambda value, where, seen: self._nested_object(value, inner, where, seen)
@@ -226,7 +228,7 @@ def _python_type(schema: dict[str, t.Any], name: str) -> t.Any:
         base = _struct(schema, name) if schema.get("properties") else dict
     elif kind == "array":
         items = schema.get("items")
-        base = list[_python_type(items, f"{name}_items")] if isinstance(items, dict) else list  # type: ignore[misc]
+        base = types.GenericAlias(list, (_python_type(items, f"{name}_items"),)) if isinstance(items, dict) else list
     else:
         return t.Any
     return t.Optional[base] if nullable else base  # noqa: UP045 - a runtime type expression

@@ -91,7 +91,7 @@ class GatedAdapter(HTTPAdapter):
         self.gate = gate
         self._default_pause = default_pause
 
-    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]  # same arguments, passed on
         with self.gate:
             response = super().send(request, *args, **kwargs)
         if response.status_code == 429:

@@ -157,7 +157,7 @@ class ResilientHTTP:
 
         def waits() -> Generator[float, t.Any, None]:
             backoffs = 0
-            error = yield  # type: ignore[misc]
+            error = yield 0.0  # backoff primes the generator with send(None) and discards this
             while True:
                 if isinstance(error, UnauthorizedRetry):
                     wait = 0.0

@@ -17,6 +17,8 @@ from tap_liine.batches import JsonLinesBatcher
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
+    from tap_liine.tap import TapLiine
+
 
 class ProgressWriting(RESTStream[t.Any]):
     """The stream base's state writing, BATCH-aware."""
@@ -24,6 +26,9 @@ class ProgressWriting(RESTStream[t.Any]):
     if t.TYPE_CHECKING:  # provided by SdkSeams, mixed in ahead of this
 
         def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]: ...
+
+        @property
+        def owner(self) -> TapLiine: ...
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,4 +71,4 @@ class ProgressWriting(RESTStream[t.Any]):
 
     def emit_state(self) -> None:
         """Write a STATE now (after a window: every record it covers is already out)."""
-        self._tap.state_writer.write_state(self.tap_state)
+        self.owner.state_writer.write_state(self.tap_state)

@@ -2,7 +2,11 @@
 
 Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`); tests/test_sdk_seams.py fails
 loudly when an SDK upgrade changes what is relied on here. Everything else in the tap uses
-the SDK's public extension points. Two private hooks remain, for reasons no public one serves:
+the SDK's public extension points. Three private hooks and one private attribute remain, for
+reasons no public one serves:
+
+- `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
+  public `state_writer`). The SDK keeps it private and offers no accessor; `owner` is ours.
 
 - `Stream._generate_record_messages(record)`: the lean record path. The SDK's version copies
   every record to drop deselected properties and conforms every field, per record; when
@@ -30,28 +34,37 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
-    from singer_sdk.mapper import StreamMap
+    from singer_sdk.streams import RESTStream
+
+    from tap_liine.tap import TapLiine
+
+    # Type-checked as the stream it is mixed into, so `super()` and the SDK's attributes are typed.
+    _StreamBase = RESTStream[t.Any]
+else:
+    _StreamBase = object
 
 SDK_VERSION_CHECKED = "0.54.9"
 
 
-class SdkSeams:
+class SdkSeams(_StreamBase):
     """Mixed into the stream base ahead of the SDK's RESTStream."""
 
     if t.TYPE_CHECKING:  # provided by the stream this is mixed into
-        TYPE_CONFORMANCE_LEVEL: TypeConformanceLevel
-        stream_maps: list[StreamMap]
-        _stream_version: int | None
 
         def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None: ...
 
+    @property
+    def owner(self) -> TapLiine:
+        """The tap this stream belongs to."""
+        return t.cast("TapLiine", self._tap)
+
     @cached_property
     def _everything_selected(self) -> bool:
-        return all(t.cast("t.Any", self).mask.values())
+        return all(self.mask.values())
 
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
         if not self._everything_selected or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
-            yield from super()._generate_record_messages(record)  # type: ignore[misc]
+            yield from super()._generate_record_messages(record)
             return
         extracted = dt.datetime.now(dt.timezone.utc)
         for stream_map in self.stream_maps:
@@ -65,11 +78,10 @@ class SdkSeams:
                 )
 
     def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
-        records = t.cast("t.Any", self)._sync_records(context, write_messages=False)
+        records = t.cast("t.Iterator[dict[str, t.Any]]", self._sync_records(context, write_messages=False))
         if self._everything_selected:
-            return t.cast("t.Iterator[dict[str, t.Any]]", records)
-        mask = t.cast("t.Any", self).mask
-        dropped = {crumb[-1] for crumb, selected in mask.items() if len(crumb) == 2 and not selected}
+            return records
+        dropped = {crumb[-1] for crumb, selected in self.mask.items() if len(crumb) == 2 and not selected}
         return ({k: v for k, v in record.items() if k not in dropped} for record in records)
 
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:

@@ -26,7 +26,7 @@ class SchemaOnce:
             if sent.get(message.stream) == message:
                 return
             sent[message.stream] = message
-        super().write_message(message)  # type: ignore[misc]
+        super().write_message(message)  # type: ignore[misc]  # a mixin: super() is the writer it joins
 
 
 class TapWriter(SchemaOnce, MsgSpecWriter):

@@ -15,6 +15,7 @@ import pytest
 from singer_sdk import Stream
 
 from tap_liine.sdk_seams import SDK_VERSION_CHECKED, SdkSeams
+from tap_liine.tap import TapLiine
 from tests.helpers import liine_config, run_tap
 
 # (hook, its parameters as the seams call it)
@@ -62,3 +63,13 @@ def test_the_sdk_calls_the_overridden_hooks_once_per_record(sandbox, monkeypatch
     # The tap's bookmarks, not the SDK's progress markers, are what the state holds.
     state = [m["value"] for m in run.messages if m["type"] == "STATE"][-1]
     assert "progress_markers" not in str(state)
+
+
+def test_each_stream_reaches_its_tap_through_the_private_attribute() -> None:
+    # `owner` reads the SDK's private `Stream._tap`: the streams' shared resources, their
+    # siblings and the tap's state writer all come through it.
+    tap = TapLiine(config=liine_config("http://127.0.0.1:9"), setup_mapper=False)
+    for name, stream in tap.streams.items():
+        assert isinstance(stream, SdkSeams), name
+        assert stream.owner is tap, name
+        assert stream.owner.streams[name] is stream

@@ -37,7 +37,6 @@ if t.TYPE_CHECKING:
 
     from tap_liine.observations import Observations
     from tap_liine.resources import TapResources
-    from tap_liine.tap import TapLiine
 
 
 class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
@@ -56,7 +55,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
 
     @property
     def resources(self) -> TapResources:
-        return t.cast("TapLiine", self._tap).resources
+        return self.owner.resources
 
     @property
     def observations(self) -> Observations:

@@ -214,7 +214,7 @@ class ConversationMessagesStream(TapStream):
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None
-        parent = t.cast("ConversationsStream", self._tap.streams["conversations"])
+        parent = t.cast("ConversationsStream", self.owner.streams["conversations"])
         since = self.updated_since(context)
         for conversation in context["conversation_ids"]:
             for message in self.conform(parent.pending_messages.pop(conversation, [])):
