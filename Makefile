@@ -22,7 +22,7 @@ export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q -e . --group dev
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q -e '.[parquet]' --group dev
 	touch $@
 
 # Meltano in a venv of its own (its pins should not constrain the tap's), then the plugins.

@@ -32,6 +32,7 @@ import duckdb
 import psutil
 import psycopg
 import requests
+import yaml
 
 from benchmarks.bench import BIN, CUSTOMERS, ROOT, count_records, sandbox, tap_config, tap_run
 from tests import postgres
@@ -47,6 +48,7 @@ class Scenario(t.NamedTuple):
     settings: dict[str, t.Any]  # the loader's, as env vars
     compression: str | None = None  # BATCH messages (`tap-liine-batch`), gzip'd or not
     batch_size: int | None = None  # records per BATCH file (the SDK's default: 10,000)
+    parquet: bool = False  # BATCH Parquet files: plugins with pyarrow, in a project of the benchmark's own
 
 
 PG_TARGET_DEFAULTS = {"use_copy": False, "validate_records": True}
@@ -60,6 +62,10 @@ SCENARIOS = [
     Scenario("postgres: BATCH jsonl", "target-postgres", PG_MELTANO_YML, "none"),
     Scenario("postgres: BATCH jsonl.gz, 20,000 per file", "target-postgres", PG_MELTANO_YML, "gzip", 20_000),
     Scenario("postgres: BATCH jsonl.gz, 25,000 per file", "target-postgres", PG_MELTANO_YML, "gzip", 25_000),
+    Scenario(
+        "postgres: BATCH parquet (not exact, see README)", "target-postgres", PG_MELTANO_YML, "none", parquet=True
+    ),
+    Scenario("postgres: BATCH parquet gzip", "target-postgres", PG_MELTANO_YML, "gzip", parquet=True),
     Scenario("postgres: pipelinewise-target-postgres, its defaults", "target-postgres-pipelinewise", {}),
     Scenario("postgres: dlt rest_api (its defaults)", "dlt-postgres", {}),
     Scenario("duckdb: batch_size_rows 100000 (the target's default)", "target-duckdb", {"batch_size_rows": 100_000}),
@@ -117,14 +123,43 @@ class Watched(t.NamedTuple):
     cpu_s: dict[str, float]
 
 
-def run_watched(args: list[str], env: dict[str, str], log: Path, servers: Servers) -> Watched:
+PARQUET_PROJECT = ROOT / ".meltano" / "bench-parquet"  # kept between runs: its plugins install once
+PYARROW = "pyarrow==26.0.1"
+
+
+def parquet_project() -> Path:
+    """This project's meltano.yml, plus a tap and a target-postgres with pyarrow for Parquet files.
+
+    Not in meltano.yml itself: Parquet files are not the exact mode (README, Performance), and
+    pyarrow would double what `make test` installs.
+    """
+    PARQUET_PROJECT.mkdir(parents=True, exist_ok=True)
+    project = yaml.safe_load((ROOT / "meltano.yml").read_text())
+    plugins = project["plugins"]
+    plugins["extractors"].append({"name": "tap-liine-parquet", "inherit_from": "tap-liine-batch",
+                                  "pip_url": f"-e {ROOT}[parquet]", "config": {"batch_config": {
+                                      "encoding": {"format": "parquet", "compression": "none"}}}})  # fmt: skip
+    target = next(p for p in plugins["loaders"] if p["name"] == "target-postgres")
+    plugins["loaders"].append({"name": "target-postgres-parquet", "inherit_from": "target-postgres",
+                               "pip_url": f"{target['pip_url']} {PYARROW}"})  # fmt: skip
+    text = yaml.safe_dump(project, sort_keys=False)
+    meltano_yml = PARQUET_PROJECT / "meltano.yml"
+    if not meltano_yml.exists() or meltano_yml.read_text() != text:
+        meltano_yml.write_text(text)
+        for kind, name in (("extractor", "tap-liine-parquet"), ("loader", "target-postgres-parquet")):
+            subprocess.run([str(MELTANO), "install", "--plugin-type", kind, name], cwd=PARQUET_PROJECT, check=True,
+                           env=dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false"))  # fmt: skip
+    return PARQUET_PROJECT
+
+
+def run_watched(args: list[str], env: dict[str, str], log: Path, servers: Servers, cwd: Path = ROOT) -> Watched:
     """Run a command to its end; its wall time, the peak RSS and CPU seconds of its processes by role."""
     peaks: dict[str, float] = {}
     cpu: dict[int, tuple[str, float]] = {}  # pid -> role, CPU seconds when last seen (to within a poll)
     servers_before = servers.cpu_s()
     start = time.perf_counter()
     with log.open("w") as sink:
-        main = psutil.Popen(args, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        main = psutil.Popen(args, cwd=cwd, env=env, stdout=sink, stderr=subprocess.STDOUT)
         while main.poll() is None:
             for process in [main, *main.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error, OSError, StopIteration):
@@ -168,11 +203,12 @@ class Bench:
                    TARGET_DUCKDB_FILEPATH=str(self.folder / f"w_{schema}.duckdb"),
                    TARGET_DUCKDB_DEFAULT_TARGET_SCHEMA=schema)  # fmt: skip
         env.update(_settings_env(scenario.loader, scenario.settings))
+        tap = "TAP_LIINE_PARQUET" if scenario.parquet else "TAP_LIINE_BATCH"
         if scenario.compression:  # tap-liine-batch, its files in this run's folder
-            env.update(TAP_LIINE_BATCH_BATCH_CONFIG_ENCODING_COMPRESSION=scenario.compression,
-                       TAP_LIINE_BATCH_BATCH_CONFIG_STORAGE_ROOT=(self.folder / "batches").as_uri())  # fmt: skip
+            env.update({f"{tap}_BATCH_CONFIG_ENCODING_COMPRESSION": scenario.compression,
+                        f"{tap}_BATCH_CONFIG_STORAGE_ROOT": (self.folder / "batches").as_uri()})  # fmt: skip
         if scenario.batch_size:
-            env.update(TAP_LIINE_BATCH_BATCH_CONFIG_BATCH_SIZE=str(scenario.batch_size))
+            env[f"{tap}_BATCH_CONFIG_BATCH_SIZE"] = str(scenario.batch_size)
         return env
 
     def run(self, scenario: Scenario) -> Run:
@@ -192,8 +228,11 @@ class Bench:
             watched = run_watched(args, dict(os.environ), log, self.servers)
         else:
             extractor = "tap-liine-batch" if scenario.compression else "tap-liine"
-            args = [str(MELTANO), "run", "--full-refresh", "--state-id-suffix", schema, extractor, scenario.loader]
-            watched = run_watched(args, self.env(scenario, schema), log, self.servers)
+            loader, project = scenario.loader, ROOT
+            if scenario.parquet:
+                extractor, loader, project = "tap-liine-parquet", f"{loader}-parquet", parquet_project()
+            args = [str(MELTANO), "run", "--full-refresh", "--state-id-suffix", schema, extractor, loader]
+            watched = run_watched(args, self.env(scenario, schema), log, self.servers, project)
         return Run(watched.seconds, watched.peaks_mb, self.landed(scenario, schema), watched.cpu_s)
 
     def landed(self, scenario: Scenario, schema: str) -> int:

@@ -57,3 +57,7 @@ class UnauthorizedRetry(RetriableAPIError):
 
 class LoginError(FatalAPIError):
     """The credentials were refused: retrying cannot help."""
+
+
+class RunStopped(Exception):
+    """The run cannot go on, for a reason said in one sentence (no traceback helps the user)."""

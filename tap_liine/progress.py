@@ -12,7 +12,7 @@ import typing as t
 
 from singer_sdk.streams import RESTStream
 
-from tap_liine.batches import JsonLinesBatcher
+from tap_liine.batches import JsonLinesBatcher, ParquetBatcher
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -49,16 +49,17 @@ class ProgressWriting(RESTStream[t.Any]):
             self.emit_state()
 
     def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
-        """BATCH files (JSON Lines: the tap's lean batcher; Parquet: the SDK's), then their state."""
+        """BATCH files (the tap's own batchers, see batches.py), then their state."""
         self._batching = True
         batches: t.Iterable[tuple[t.Any, list[str]]]
-        if batch_config.encoding.format == "jsonl":
+        batcher: JsonLinesBatcher | ParquetBatcher
+        if batch_config.encoding.format == "parquet":
+            batcher = ParquetBatcher(self.tap_name, self.name, batch_config)
+        else:
             batcher = JsonLinesBatcher(self.tap_name, self.name, batch_config)
             batcher.hold_chunks = bool(self.child_streams)
-            files = batcher.get_batches(self.records_for_batches(context))
-            batches = ((batch_config.encoding, manifest) for manifest in files)
-        else:
-            batches = super().get_batches(batch_config, context)
+        files = batcher.get_batches(self.records_for_batches(context))
+        batches = ((batch_config.encoding, manifest) for manifest in files)
         for encoding, manifest in batches:
             self._apply_pending_changes()  # every record so far is in the files announced now
             yield encoding, manifest

@@ -10,6 +10,7 @@ and never quotes the value of a secret; only checks that involve several setting
 from __future__ import annotations
 
 import collections
+import importlib.util
 import typing as t
 
 import pendulum
@@ -303,7 +304,8 @@ def _duplicates(values: list[t.Any]) -> str:
 
 
 def _cross_setting_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    """What involves several settings: credentials that come together, a source at all."""
+    """What involves several settings or the installation: credentials that come together, a source at
+    all, pyarrow for Parquet files."""
     errors: list[str] = []
     if config.get("customer_ids"):
         for name in ("username", "password"):
@@ -327,6 +329,12 @@ def _cross_setting_errors(config: t.Mapping[str, t.Any]) -> list[str]:
                     f"{'is' if len(given) == 1 else 'are'} set: the {source.lower()} source needs "
                     f"{', '.join(f'`{n}`' for n in names)}."
                 )
+    encoding = (config.get("batch_config") or {}).get("encoding") or {}
+    if encoding.get("format") == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        errors.append(
+            "Setting `batch_config.encoding.format` is `parquet`, which needs pyarrow: install the tap with "
+            "`pip install 'tap-liine[parquet]'` (in Meltano, a pip_url ending in `[parquet]`), or use `jsonl`."
+        )
     if not any(source_configured(config, source) for source in SOURCES):
         errors.append(
             "No source is configured. Set `customer_ids`, `username` and `password` for Liine interactions, and/or "

@@ -9,6 +9,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
+from tap_liine.errors import RunStopped
 from tap_liine.resources import TapResources
 from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
@@ -70,10 +71,10 @@ class TapLiine(Tap):
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]  # same arguments, passed on
-        """As the SDK's, but an API failure ends the run with one clear line, not a traceback."""
+        """As the SDK's, but an API failure or a stopped run ends with one clear line, not a traceback."""
         try:
             super().invoke(*args, **kwargs)
-        except FatalAPIError as exc:
+        except (FatalAPIError, RunStopped) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
 
