@@ -9,17 +9,26 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from singer_sdk.helpers._batch import BatchConfig
 
 from tap_liine.batches import ParquetBatcher
 from tap_liine.errors import RunStopped
 from tap_liine.settings import CONFIG_SCHEMA, config_errors
+from tap_liine.tap import TapLiine
 from tests.helpers import all_sources_config, run_tap
 
 
 def _parquet(folder: Path, compression: str = "none", **extra: object) -> dict:
     return {"encoding": {"format": "parquet", "compression": compression},
             "storage": {"root": f"file://{folder}"}, **extra}  # fmt: skip
+
+
+def _batcher(folder: Path) -> ParquetBatcher:
+    """The batcher a stream of the tap would use, with the batch config the SDK makes of the settings."""
+    tap = TapLiine(config=all_sources_config("http://127.0.0.1:9", batch_config=_parquet(folder)), setup_mapper=False)
+    stream = tap.streams["interactions"]
+    config = stream.get_batch_config(stream.config)
+    assert config is not None
+    return ParquetBatcher("tap-liine", "interactions", config)
 
 
 def _rows(url: str) -> list[dict]:
@@ -54,17 +63,15 @@ def test_every_stream_goes_out_in_parquet_files_with_every_record(sandbox, tmp_p
 
 
 def test_a_field_parquet_cannot_type_stops_the_run_with_one_sentence(tmp_path) -> None:
-    config = BatchConfig.from_dict(_parquet(tmp_path))
     records = iter([{"id": 1, "value": 7}, {"id": 2, "value": "seven"}])
     with pytest.raises(RunStopped, match=r"Stream `interactions` cannot be written as Parquet .*`jsonl`"):
-        list(ParquetBatcher("tap-liine", "interactions", config).get_batches(records))
+        list(_batcher(tmp_path).get_batches(records))
 
 
 def test_nested_objects_come_back_with_the_keys_of_their_file(tmp_path) -> None:
     # Why JSON Lines stays the exact format (README): Parquet types a file's columns from its records.
-    config = BatchConfig.from_dict(_parquet(tmp_path))
     records = iter([{"id": 1, "source": {"utm": "a"}}, {"id": 2, "source": {"channel": "b"}}])
-    [manifest] = list(ParquetBatcher("tap-liine", "interactions", config).get_batches(records))
+    [manifest] = list(_batcher(tmp_path).get_batches(records))
     assert _rows(manifest[0]) == [{"id": 1, "source": {"utm": "a", "channel": None}},
                                   {"id": 2, "source": {"utm": None, "channel": "b"}}]  # fmt: skip
 
