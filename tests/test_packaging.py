@@ -63,11 +63,20 @@ def test_metadata_says_what_pyproject_says(dist) -> None:
 
 
 def test_every_imported_package_is_declared(dist) -> None:
-    declared = {_normalized(r) for r in _metadata(dist).get_all("Requires-Dist") if "extra ==" not in r}
+    requirements = _metadata(dist).get_all("Requires-Dist")
+    declared = {_normalized(r) for r in requirements if "extra ==" not in r}
+    optional = {_normalized(r) for r in requirements if "extra ==" in r}
+    assert optional == {"pyarrow"}  # `tap-liine[parquet]`
     providers = importlib.metadata.packages_distributions()
     for module in _third_party_imports():
         distributions = {d.lower().replace("_", "-") for d in providers.get(module, [])}
-        assert distributions & declared, f"{module} (from {sorted(distributions)}) is imported but not declared"
+        assert distributions & (declared | optional), (
+            f"{module} (from {sorted(distributions)}) is imported but not declared"
+        )
+    # An optional package is imported only when used: the tap runs without it.
+    loaded = subprocess.run([sys.executable, "-c", "import sys, tap_liine.tap; print(sorted(sys.modules))"],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "'pyarrow'" not in loaded
 
 
 def test_the_wheel_holds_the_package_and_its_licence_and_the_sdist_its_sources(dist) -> None:
