@@ -98,7 +98,10 @@ class Servers(t.NamedTuple):
 
         totals = {"api": used(self.api, reaped=False), "db": 0.0}
         if self.db is not None:  # the postmaster, its reaped backends, and its live workers
-            totals["db"] = used(self.db, reaped=True) + sum(used(c, reaped=False) for c in self.db.children())
+            totals["db"] = used(self.db, reaped=True)
+            for child in self.db.children():
+                with contextlib.suppress(psutil.NoSuchProcess):  # a backend may end between the two reads
+                    totals["db"] += used(child, reaped=False)
         return totals
 
 
