@@ -10,6 +10,7 @@ completes it. `make test` runs a fixed seed and few examples (profile "ci");
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import os
 import re
@@ -23,7 +24,8 @@ from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import BY_NAME, Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
-from tests.helpers import Run, liine_config, run_tap
+from tap_liine.windows import day_windows
+from tests.helpers import Run, liine_config, partitions, run_tap
 
 # "ci" (make test): a fixed seed, few examples, no shrinking; "fuzz" (make fuzz): many, shrunk.
 QUIET = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
@@ -158,3 +160,56 @@ def test_conversations_every_id_once_or_a_warning_and_a_state_that_reads_again(s
         assert lasting <= set(ids) | set(second.ids("conversations"))
     finally:
         sandbox.stop()
+
+
+# ----- named cases ----------------------------------------------------------------------------
+
+
+def test_a_window_not_read_to_proof_keeps_the_backfill_before_it_and_the_next_run_reads_it(sandbox) -> None:
+    # 25 calls in one second, pages of at most 10: calls 11 to 25 cannot be read in this run.
+    server = sandbox(scale=200, customers=[101], days=60, tie_burst=25, tie_burst_type="call", max_limit=10)
+    api = server.apis[0]
+    start = dt.date(2026, 8, 1)
+    config = liine_config(server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30)
+    expected = set(api.expected_ids([101], start))
+    crowded = collections.Counter(r.start for r in api.by_customer[101]).most_common(1)[0][0]
+    burst_day = dt.datetime.fromtimestamp(crowded, dt.timezone.utc).date()  # start_time's wall-clock day
+
+    first = run_tap(config)
+
+    calls = {r.id for r in api.by_customer[101] if r.start == crowded and r.type == "call"}
+    missing = expected - set(first.ids("interactions"))
+    assert missing <= calls and len(missing) == len(calls) - 10  # a page of them arrived
+    assert warnings_with_numbers(first)
+    # The first window that reads the crowded day (its own, or the day past its end) is not done.
+    windows = day_windows(start, dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1), 30)
+    blocked = next(k for k, w in enumerate(windows) if w.first <= burst_day <= w.last + dt.timedelta(days=1))
+    assert blocked > 0
+    began = first.tap.resources.run_started.isoformat()  # type: ignore[union-attr]
+    assert partitions(first.last_state, "interactions")[101] == {
+        "context": {"customer_id": 101},
+        "backfill": {"started": began, "done_through": windows[blocked - 1].last.isoformat()},
+    }
+
+    api.max_limit = 1000  # the cause is fixed
+    second = run_tap(config, state=first.last_state)
+    assert expected - set(first.ids("interactions")) <= set(second.ids("interactions"))
+    assert set(first.ids("interactions")) | set(second.ids("interactions")) == expected
+    final = partitions(second.last_state, "interactions")[101]
+    assert "backfill" not in final and final["replication_key_value"]
+
+
+def test_an_inclusive_cursor_with_a_crowded_second_reads_every_id_once(sandbox) -> None:
+    # "At or older than", and 25 interactions (of every type) in one second with pages of 10.
+    server = sandbox(
+        scale=200, customers=[101], days=60, tie_burst=25, max_limit=10, readings={"liine.cursor": "inclusive"}
+    )
+    start = dt.date(2026, 8, 1)
+    config = liine_config(server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30)
+
+    run = run_tap(config)
+
+    ids = run.ids("interactions")
+    assert len(ids) == len(set(ids)) == len(server.apis[0].expected_ids([101], start)) == 225
+    assert 'reads pagination_timestamp as "at or older than"' in run.log
+    assert "next run" not in run.log

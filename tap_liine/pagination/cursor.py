@@ -133,13 +133,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
     def accept(self, records: list[dict[str, t.Any]], envelope: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
         """Remember the page; return its records not emitted before."""
         cursor = self.current_value
-        if cursor.step and len(records) > 0 and len(self._page) == self._capacity < (cursor.limit or 0):
-            self._observations.note(
-                "liine.limit",
-                "interactions: Liine returns at most %d interactions per page although limit=%s was asked "
-                "(its envelope says limit=%s); the tap reads on until a page is empty.",
-                self._capacity, cursor.limit, envelope.get("limit"),
-            )  # fmt: skip
+        capped = cursor.step and len(self._page) == self._capacity < (cursor.limit or 0)
         self._capacity = max(self._capacity, len(records))
         if cursor.step == 0:
             self._count_first = as_count(envelope.get("count"))
@@ -178,6 +172,13 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             self._seen[key] = min(seconds, default="")
             fresh.append(record)
         self._emitted += len(fresh)
+        if capped and fresh:  # a full page of the server's size, then more: it caps `limit`
+            self._observations.note(
+                "liine.limit",
+                "interactions: Liine returns at most %d interactions per page although limit=%s was asked "
+                "(its envelope says limit=%s); the tap reads on until a page is empty.",
+                self._capacity, cursor.limit, envelope.get("limit"),
+            )  # fmt: skip
         self._page = records
         return fresh
 
