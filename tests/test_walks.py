@@ -17,7 +17,7 @@ import re
 import typing as t
 
 import requests
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tap_liine.sandbox.conversations import ConversationsApi
@@ -29,7 +29,7 @@ from tests.helpers import Run, liine_config, partitions, run_tap
 
 # "ci" (make test): a fixed seed, few examples, no shrinking; "fuzz" (make fuzz): many, shrunk.
 QUIET = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
-settings.register_profile("ci", max_examples=10, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET)
+settings.register_profile("ci", max_examples=20, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET)
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), **QUIET)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
@@ -79,7 +79,14 @@ def liine_servers(draw: st.DrawFn) -> dict[str, t.Any]:
     }
 
 
+LIINE_DEFAULTS = {q: BY_NAME[q].default for q in LIINE_QUESTIONS}
+
+
 @given(liine_servers())
+@example(  # the case: a count capped like a search back end's, with more behind it
+    {"readings": {**LIINE_DEFAULTS, "liine.count": "capped-100"}, "max_limit": 1000, "scale": 300, "tie_rate": 0.2,
+     "tie_burst": 0, "page_size": 97, "window_days": 90, "faults": False}
+)  # fmt: skip
 def test_interactions_every_id_once_or_a_warning_and_a_state_that_reads_again(server: dict[str, t.Any]) -> None:
     readings = Readings(server["readings"])
     api = LiineApi(
@@ -115,6 +122,9 @@ CONVERSATION_QUESTIONS = (
 )  # fmt: skip
 
 
+CONVERSATION_DEFAULTS = {q: BY_NAME[q].default for q in CONVERSATION_QUESTIONS}
+
+
 @st.composite
 def conversation_servers(draw: st.DrawFn) -> dict[str, t.Any]:
     return {
@@ -132,6 +142,10 @@ def _conversations_truth(url: str) -> tuple[set[int], dict[str, list[int]]]:
 
 
 @given(conversation_servers())
+@example(  # the case: a count lower than the rows (capped, as search back ends cap it)
+    {"readings": {**CONVERSATION_DEFAULTS, "conversations.count": "capped-100"}, "per_location": 130, "page_size": 10,
+     "faults": False}
+)  # fmt: skip
 def test_conversations_every_id_once_or_a_warning_and_a_state_that_reads_again(server: dict[str, t.Any]) -> None:
     readings = Readings(server["readings"])
     api = ConversationsApi(conversations_per_location=server["per_location"], max_messages=3, readings=readings)
