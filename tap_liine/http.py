@@ -9,12 +9,14 @@ Mixed into the stream base, through the SDK's public request hooks (`validate_re
   login, at most `MAX_RELOGINS` times in a row (more: refused for good);
 - other 4xx: the run fails at once, with one sentence naming the API, the real path, the
   partition (customer, location, integration) and the API's own words;
-- each body is decoded once, with orjson (NaN/Infinity tolerated, as null); the decoded
-  value is kept per thread for `parse_response` and the paginator, not on the response.
+- each body is decoded once, numbers exactly as written (decimals as `Decimal`, integers of
+  any size; NaN/Infinity tolerated, as null); the decoded value is kept per thread for
+  `parse_response` and the paginator, not on the response.
 """
 
 from __future__ import annotations
 
+import decimal
 import json
 import random
 import threading
@@ -23,7 +25,7 @@ from http import HTTPStatus
 from urllib.parse import urlsplit
 
 import backoff
-import orjson
+import msgspec
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
@@ -47,6 +49,10 @@ RETRIABLE_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+# Numbers exactly as the API wrote them: a decimal never passes through a float (a double
+# holds 15-17 digits), integers keep every digit (orjson turns those above 2^64 into floats).
+# The writers encode Decimals back as JSON numbers (singer_sdk.contrib.msgspec's encoder).
+_DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
 
 class ResilientHTTP:
@@ -98,7 +104,7 @@ class ResilientHTTP:
             raise FatalAPIError(msg)
         try:
             body = self.decode_body(response.content)
-        except ValueError:  # orjson.JSONDecodeError and json.JSONDecodeError are ValueErrors
+        except ValueError:  # msgspec.DecodeError and json.JSONDecodeError are ValueErrors
             msg = f"{where} answered {status} with an unreadable body ({len(response.content)} bytes)"
             raise RetriableAPIError(msg, response) from None
         self.check_envelope(body, where)
@@ -120,17 +126,17 @@ class ResilientHTTP:
         return kept[1]
 
     def decode_body(self, content: bytes) -> t.Any:
-        """orjson, once per page: parse_response and the paginator read the same value.
+        """Once per page (parse_response and the paginator read the same value), numbers exact.
 
         Python back ends write NaN and Infinity, which JSON does not have and Singer output
         must not carry: such a body is read anyway, those values as null, said once.
         """
         try:
-            return orjson.loads(content)
-        except orjson.JSONDecodeError:
+            return _DECODER.decode(content)
+        except msgspec.DecodeError:
             constants: list[str] = []
             # Each NaN/Infinity becomes what `append` returns: None.
-            body = json.loads(content, parse_constant=constants.append)
+            body = json.loads(content, parse_float=decimal.Decimal, parse_constant=constants.append)
             self.observations.warn(
                 f"non-finite:{self.name}",
                 "%s: %s %s sent %s, which JSON does not allow; such values are emitted as null.",

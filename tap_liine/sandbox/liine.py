@@ -24,7 +24,7 @@ import orjson
 from tap_liine.sandbox import liine_data
 from tap_liine.sandbox.liine_data import TYPES, UTC, Generation, Row, format_second, format_updated
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import Request, Response, TokenExpired
+from tap_liine.sandbox.server import ENCODER, Request, Response, TokenExpired
 
 MAX_LIMIT = 1000
 CAPPED_LIMIT = 300  # the `liine.limit=capped*` readings
@@ -85,6 +85,8 @@ class LiineApi:
             record = liine_data.quirky(record, row)
         if self.odd_values:
             record = liine_data.odd(record, row)
+        if self.readings["liine.precision"] == "beyond-double":
+            record = liine_data.beyond_double(record, row)
         if self.readings["liine.numbers"] == "strings":
             record = {key: liine_data.as_strings(value) for key, value in record.items()}
         return record
@@ -94,7 +96,7 @@ class LiineApi:
         key = (row.id, row.revision)
         cached = self._encoded.get(key)
         if cached is None:
-            cached = orjson.dumps(self.record(row))
+            cached = ENCODER.encode(self.record(row))
             if self.odd_values:  # what a Python back end writes for float('nan'), which JSON does not allow
                 cached = cached.replace(b'"' + liine_data.NAN_MARK.encode() + b'"', b"NaN")
             self._encoded[key] = cached

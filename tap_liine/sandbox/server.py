@@ -16,10 +16,13 @@ import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import orjson
 
 from tap_liine.sandbox.readings import Readings
 
+# What the simulated APIs write: Decimals as JSON numbers, integers of any size (orjson stops at 64 bits).
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 FAULT_KINDS = ("429", "500", "502", "503", "503html", "truncated", "reset", "expire")
 
 
@@ -57,7 +60,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: t.Any, **headers: str) -> Response:
-        return cls(status, orjson.dumps(payload), dict(headers))
+        return cls(status, ENCODER.encode(payload), dict(headers))
 
 
 Handler = t.Callable[[Request], Response]
