@@ -239,6 +239,20 @@ def odd(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
     return record
 
 
+def mistyped(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
+    """Every 9th interaction, a patient's details in JSON types the document does not give them,
+    each value distinct (by the id): phone numbers as JSON numbers (which carry a string), an email
+    as a list, a name as an object and a revenue of "n/a" (which carry no string and no number)."""
+    if row.id % 9 == 0:
+        record.update(
+            phone_number=19_195_550_000_000 + row.id,
+            email=[f"planted.{row.id}@patients.example", f"second.{row.id}@patients.example"],
+            name={"first": f"Plantedfirst{row.id}", "last": f"Plantedlast{row.id}"},
+            revenue=f"n/a-{row.id}",
+        )
+    return record
+
+
 def beyond_double(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
     """Every 7th interaction: numbers a double cannot hold (`liine.precision=beyond-double`): a
     revenue of 20 and more significant digits, an id above 2^64; each distinct, by its id."""
