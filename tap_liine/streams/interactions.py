@@ -8,7 +8,7 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
-from tap_liine.pagination.cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
+from tap_liine.pagination.liine_cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE, api_params
 from tap_liine.streams.base import TapStream
