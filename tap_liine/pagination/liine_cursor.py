@@ -105,8 +105,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._redo = False  # ask again from the previous page, in the other clock
         self._crowded: str | None = None  # the second being read type by type
         self._pending_types: tuple[str, ...] = ()
-        self._done = False
-        self.missed = 0  # warnings about interactions that may be missing
 
     # ----- the stream hands each decoded page here --------------------------------------
 
@@ -185,7 +183,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         )  # fmt: skip
 
     def _boundary_not_explained(self, before: str) -> None:
-        self.missed += 1
         self._observations.warn(
             f"boundary:{self._where}:{before}",
             "%s: the interactions of second %s did not come back on the next page under either reading of "
@@ -285,7 +282,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
 
     def _warn_missed(self, second: str, only_type: str | None) -> None:
         kind = f"{only_type} " if only_type else ""
-        self.missed += 1
         self._observations.warn(
             f"crowded:{self._where}:{second}:{only_type}",
             "%s: at least %d %sinteractions start at %s, more than one page of %d can hold, and the API pages by "
