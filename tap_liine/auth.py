@@ -18,7 +18,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_liine.errors import LoginError, RateLimited, api_message
 from tap_liine.gate import retry_after
-from tap_liine.windows import parse_datetime
+from tap_liine.instants import parse_datetime
 
 RENEW_MARGIN_SECONDS = 60.0
 

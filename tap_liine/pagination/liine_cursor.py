@@ -34,6 +34,7 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_liine.instants import read_datetime
 from tap_liine.observations import Observations, as_count
 
 if t.TYPE_CHECKING:
@@ -60,13 +61,9 @@ def second_of(value: t.Any) -> str | None:
     if not isinstance(value, str):
         return None
     if len(value) == 20 and value[19] == "Z" and value[10] == "T":
-        return value
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime(SECOND_FORMAT)
+        return value  # already in that notation: the API's usual shape, read without parsing
+    moment = read_datetime(value)
+    return moment.astimezone(dt.timezone.utc).strftime(SECOND_FORMAT) if moment else None
 
 
 def _shift(second: str, seconds: int) -> str:
