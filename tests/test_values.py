@@ -15,10 +15,10 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.readings import Readings
 from tap_liine.tap import TapLiine
-from tap_liine.windows import parse_datetime
 from tests.helpers import all_sources_config, liine_config, run_tap, validate_records
 
 PLANTED = Readings({
