@@ -15,6 +15,11 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.contrib.msgspec import encoder
+
 from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.readings import Readings
@@ -154,3 +159,39 @@ def test_the_readme_names_exactly_the_fields_converted_to_utc() -> None:
     converted = {f"{stream.name}.{field}" for stream in tap.streams.values() for field in stream.instants.fields}
     assert named == converted
     assert "conversation_messages.created_at_with_tz" not in converted
+
+
+# ----- any number, as written ---------------------------------------------------------------
+
+
+@st.composite
+def json_numbers(draw: st.DrawFn) -> str:
+    """The text of a JSON number with a fraction or an exponent: up to 40 digits each side, any exponent."""
+    whole = draw(st.sampled_from(["0", *"123456789"])) + draw(st.text("0123456789", max_size=40))
+    whole = "0" if whole.startswith("0") else whole
+    fraction = draw(st.text("0123456789", max_size=40))
+    exponent = draw(st.one_of(st.just(""), st.integers(-500, 500).map(lambda e: f"e{e:+d}")))
+    if not fraction and not exponent:
+        fraction = "0"
+    return draw(st.sampled_from(["", "-"])) + whole + (f".{fraction}" if fraction else "") + exponent
+
+
+@pytest.fixture(scope="module")
+def interactions_stream():
+    return TapLiine(config={"start_date": "2024-01-01T00:00:00Z"}, validate_config=False).streams["interactions"]
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(number=json_numbers(), integer=st.integers(-(10**40), 10**40), as_string=st.booleans())
+def test_any_number_comes_out_as_the_api_wrote_it(interactions_stream, number, integer, as_string) -> None:
+    # Decoded, conformed and encoded as every page is: a decimal as a JSON number or a string
+    # (as Django REST back ends write them), an integer of any size.
+    revenue = f'"{number}"' if as_string else number
+    body = (
+        f'{{"interactions":[{{"id":1,"customer_id":101,"revenue":{revenue},"agent_id":{integer},"extra":{number}}}]}}'
+    )
+    records = interactions_stream.conform(interactions_stream.decode_body(body.encode())["interactions"])
+    out = json.loads(encoder.encode(records[0]), parse_float=Decimal, parse_int=int)
+    assert out["revenue"] == Decimal(number) and not isinstance(out["revenue"], str)
+    assert out["extra"] == Decimal(number)
+    assert out["agent_id"] == integer and type(out["agent_id"]) is int
