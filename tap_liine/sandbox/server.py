@@ -108,6 +108,26 @@ def parse_faults(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+class ChangesLater:
+    """Changes a test plans for the N+1-th request to an API from now: made while a client pages."""
+
+    def __init__(self, change: t.Callable[[list[int]], object]) -> None:
+        self._change = change
+        self._planned: list[tuple[int, list[int]]] = []  # (requests to wait, ids)
+        self._lock = threading.Lock()
+
+    def plan(self, after: int, ids: list[int]) -> None:
+        with self._lock:
+            self._planned.append((after, ids))
+
+    def request_arrived(self) -> None:
+        with self._lock:
+            due = [ids for wait, ids in self._planned if wait <= 0]
+            self._planned = [(wait - 1, ids) for wait, ids in self._planned if wait > 0]
+        for ids in due:
+            self._change(ids)
+
+
 class SandboxServer:
     """Owns the HTTP server thread and the shared settings of every simulated API."""
 
