@@ -59,10 +59,6 @@ class ConversationsStream(TapStream):
         return child if child is not None and child.selected else None
 
     @property
-    def url_base(self) -> str:
-        return str(self.config["conversations_api_url"]).rstrip("/")
-
-    @property
     def http_headers(self) -> dict[str, str]:
         return {"Accept": ConversationsAuthenticator.ACCEPT}
 
@@ -182,10 +178,6 @@ class ConversationMessagesStream(TapStream):
         super().__init__(*args, **kwargs)
         self.logger.addFilter(ChildSyncsQuiet())
         self._counter = OpenCounter(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name})
-
-    @property
-    def url_base(self) -> str:
-        return str(self.config["conversations_api_url"]).rstrip("/")
 
     def get_record_counter(self, **_: t.Any) -> metrics.Counter:
         return self._counter
