@@ -235,7 +235,6 @@ CONFIG_SCHEMA: dict[str, t.Any] = {
     "required": ["start_date"],
     "$schema": "https://json-schema.org/draft/2020-12/schema",
 }
-SECRET_SETTINGS = tuple(name for name, schema in PROPERTIES.items() if schema.get("secret"))
 
 
 def source_configured(config: t.Mapping[str, t.Any], source: str) -> bool:
