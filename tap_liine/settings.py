@@ -210,8 +210,7 @@ PROPERTIES: dict[str, dict[str, t.Any]] = {
     "interactly_integration_ids": _list(
         {"type": "string", "pattern": INTEGRATION_ID_PATTERN},
         "Interactly integration ids",
-        "Integrations whose appointment statistics to extract: 24 hexadecimal characters or a UUID v4, as the "
-        "Interactly dashboard shows them.",
+        "Integrations whose appointment statistics to extract, each as 24 hexadecimal characters or as a UUID v4.",
     ),
     "appointment_types": _list(
         {"type": "string", "enum": list(APPOINTMENT_TYPES)},
