@@ -173,8 +173,8 @@ def test_a_range_refused_as_too_long_is_halved_until_accepted_and_kept_for_the_r
                                                                        days=150, max_range_days=10)])  # fmt: skip
     today = dt.datetime.now(dt.timezone.utc).date()
     first = today - dt.timedelta(days=59)  # two windows of 30 days
-    config = interactly_config(server.url, start_date=f"{first}T00:00:00Z", interactly_integration_ids=[UUID_INTEGRATION],
-                               window_days=30, max_parallel_requests=1)  # fmt: skip
+    config = interactly_config(server.url, start_date=f"{first}T00:00:00Z", window_days=30, max_parallel_requests=1,
+                               interactly_integration_ids=[UUID_INTEGRATION])  # fmt: skip
 
     run = run_tap(config, catalog=catalog_without(config, "appointment_statistics"))
 
