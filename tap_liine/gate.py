@@ -136,7 +136,8 @@ def retry_later(response: requests.Response, words: str, *, longest_wait: float)
             f"`max_retry_after_seconds` allows ({longest_wait:g} s): run again later, or raise that setting."
         )
         return FatalAPIError(msg)
-    after = "a backoff" if wait is None else f"{wait:g} s"
     if status == 429:
+        after = "a backoff" if wait is None else f"{wait} s"
         return RateLimited(f"{words} answered 429 (rate limited); retrying after {after}", response, wait)
-    return RetryLater(f"{words} answered {status}: {api_message(response)}; retrying after {after}", response, wait)
+    asked = "" if wait is None else f" (Retry-After: {wait:g} s)"
+    return RetryLater(f"{words} answered {status}: {api_message(response)}{asked}", response, wait)
