@@ -28,8 +28,8 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_liine.errors import LoginError, api_message
 from tap_liine.gate import retry_later
+from tap_liine.instants import parse_datetime
 from tap_liine.retries import RetryPolicy
-from tap_liine.windows import parse_datetime
 
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -59,7 +59,6 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         self._untrusted_expiry_said = False
         self._retry = retry
         self._login = retry.retrying(self.exchange, on_backoff=self._retrying, unreachable=self._unreachable)
-        self.logins = 0
 
     @property
     @abc.abstractmethod
@@ -85,7 +84,6 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
                 except FatalAPIError as exc:
                     self._failure = exc
                     raise
-                self.logins += 1
                 self._renew_at = None
                 if lifetime is not None:
                     self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime / 10)
