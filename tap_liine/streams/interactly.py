@@ -39,8 +39,9 @@ PAGE_SIZE = 300  # the API's default `size`; a server may send fewer, see ListsP
 BREAKDOWNS = ("source", "utm_source", "utm_medium", "utm_campaign")
 UTC = dt.timezone.utc
 TREND_MARGIN = dt.timedelta(days=2)  # a bucket (a local day, at most) starting in the window is complete
-# How a 400 refusing the start..end range as too long may put it.
-RANGE_TOO_LONG = re.compile(r"range|period|interval|span|too (long|large|many)|exceed|at most|maximum|max\b", re.I)
+# How a 400 refusing the start..end range as too long may put it: a span, and too much of it.
+SPAN = re.compile(r"\b(range|period|interval|span|window|days?)\b", re.I)
+TOO_LONG = re.compile(r"\b(too (long|large|wide|big|many)|exceed\w*|at most|max(imum)?)\b", re.I)
 
 
 class RangeRefused(FatalAPIError):
@@ -97,7 +98,8 @@ class InteractlyStream(TapStream):
         return params
 
     def refusal(self, response: requests.Response, message: str) -> Exception:
-        if response.status_code == 400 and RANGE_TOO_LONG.search(api_message(response)):
+        words = api_message(response)
+        if response.status_code == 400 and SPAN.search(words) and TOO_LONG.search(words):
             return RangeRefused(message)
         hint = {401: "interactly_api_key", 403: "interactly_api_key", 404: "interactly_integration_ids"}
         if response.status_code in hint:
