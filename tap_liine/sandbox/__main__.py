@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--valid-until-shift", type=float, default=0.0,
         help="seconds added to the Liine login's valid_until (e.g. -18000: a naive local time)",
     )  # fmt: skip
+    parser.add_argument("--clock-skew", type=float, default=0.0, help="seconds the server's Date header is off")
     parser.add_argument("--maintenance", type=float, default=0.0, help="seconds of 503 with Retry-After")
     parser.add_argument("--maintenance-after", type=int, default=0, help="API requests served before it")
     parser.add_argument(
@@ -86,6 +87,7 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
         faults=faults,
         readings=readings,
         maintenance=maintenance,
+        clock_skew=args.clock_skew,
     )
 
 

@@ -172,12 +172,14 @@ class SandboxServer:
         faults: FaultSchedule | None = None,
         readings: t.Mapping[str, str] | None = None,
         maintenance: Maintenance | None = None,
+        clock_skew: float = 0.0,
     ) -> None:
         self.apis = list(apis)
         self.latency_ms = latency_ms
         self.faults = faults or FaultSchedule()
         self.maintenance = maintenance or Maintenance()
         self.hold = Hold()
+        self.clock_skew = clock_skew  # seconds the server's clock (its Date header) is off
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         self.request_log: list[tuple[str, str]] = []
         # (arrival, path, status) of every API request, and the most handled at once.
@@ -290,6 +292,10 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: t.Any) -> None:
             """Quiet: tests and benchmarks read stdout."""
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The `Date` header, by the server's clock (`clock_skew` seconds off ours)."""
+            return super().date_time_string((time.time() if timestamp is None else timestamp) + server.clock_skew)
 
         def _dispatch(self) -> None:
             split = urlsplit(self.path)
