@@ -3,9 +3,9 @@
 Every HTTP request of the tap, logins included, goes out through `GatedAdapter`, the
 requests transport adapter mounted on the tap's one session. So one place caps parallel
 requests and their rate, holds every thread while a Retry-After runs (a 429's, a 503's, a
-login's), and, once any
-request has failed for good, lets no further request out: the other workers stop at
-once instead of finishing their windows of a run that has already failed.
+login's), and, once any request has failed for good or the run was cancelled, lets no
+further request out: the other workers stop at once instead of finishing their windows of
+a run that has already failed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Resilient HTTP for the tap's streams: retries, Retry-After, re-login, one decode, one-sentence errors.
 
 Mixed into the stream base, through the SDK's public request hooks (`validate_response`,
-`backoff_*`, `request_decorator`, `response_error_message`):
+`request_decorator`, `backoff_handler`, `response_error_message`):
 
 - 429, 5xx, and any error carrying Retry-After: retried after its Retry-After (the gate
   holds every thread meanwhile) up to `max_retry_after_seconds`, else with exponential
