@@ -64,10 +64,6 @@ class InteractlyStream(TapStream):
     margin = dt.timedelta(0)  # asked before and after each window
 
     @property
-    def url_base(self) -> str:
-        return str(self.config["interactly_api_url"]).rstrip("/")
-
-    @property
     def partitions(self) -> list[dict[str, t.Any]]:
         types = self.config.get("appointment_types") or [ALL_TYPES]
         return [
