@@ -51,6 +51,7 @@ class LiineApi:
         username: str = "demo",
         password: str = "demo-password",  # noqa: S107 - the sandbox's published demo login
         token_lifetime: float = 3600.0,
+        valid_until_shift: float = 0.0,
         quirks: bool = False,
         odd_values: bool = False,
         mistyped: bool = False,
@@ -68,6 +69,9 @@ class LiineApi:
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
+        # Added to the valid_until written (not to the real expiry): e.g. -18000 writes the
+        # expiry as a naive New York time read as UTC, five hours in the past.
+        self.valid_until_shift = valid_until_shift
         self.tokens: dict[str, float] = {}
         self.logins = 0
         self._lock = threading.Lock()
@@ -132,7 +136,11 @@ class LiineApi:
         with self._lock:
             self.tokens[token] = expires
             self.logins += 1
-        valid_until = dt.datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        valid_until = (
+            dt.datetime.fromtimestamp(expires + self.valid_until_shift, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
         return Response.json(200, {"token": f"bearer {token}", "valid_until": valid_until})
 
     def _check_token(self, request: Request) -> Response | None:
