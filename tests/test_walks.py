@@ -28,10 +28,13 @@ from tap_liine.windows import day_windows
 from tests.helpers import Run, liine_config, partitions, run_tap
 
 # "ci" (make test): a fixed seed, few examples, no shrinking; "fuzz" (make fuzz): many, shrunk.
+# Applied to this module's properties only (other modules keep their own settings).
 QUIET = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
-settings.register_profile("ci", max_examples=20, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET)
-settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), **QUIET)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILES = {
+    "ci": settings(max_examples=20, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET),
+    "fuzz": settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), **QUIET),
+}
+WALKS = PROFILES.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), PROFILES["ci"])
 
 NUMBERS = re.compile(r"\d")
 
@@ -82,6 +85,7 @@ def liine_servers(draw: st.DrawFn) -> dict[str, t.Any]:
 LIINE_DEFAULTS = {q: BY_NAME[q].default for q in LIINE_QUESTIONS}
 
 
+@WALKS
 @given(liine_servers())
 @example(  # the case: a count capped like a search back end's, with more behind it
     {"readings": {**LIINE_DEFAULTS, "liine.count": "capped-100"}, "max_limit": 1000, "scale": 300, "tie_rate": 0.2,
@@ -141,6 +145,7 @@ def _conversations_truth(url: str) -> tuple[set[int], dict[str, list[int]]]:
     return {c["id"] for items in body.values() for c in items}, churned
 
 
+@WALKS
 @given(conversation_servers())
 @example(  # the case: a count lower than the rows (capped, as search back ends cap it)
     {"readings": {**CONVERSATION_DEFAULTS, "conversations.count": "capped-100"}, "per_location": 130, "page_size": 10,
