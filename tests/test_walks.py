@@ -31,7 +31,7 @@ from tests.helpers import Run, liine_config, partitions, run_tap
 # Applied to this module's properties only (other modules keep their own settings).
 QUIET = {"deadline": None, "database": None, "suppress_health_check": list(HealthCheck)}
 PROFILES = {
-    "ci": settings(max_examples=20, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET),
+    "ci": settings(max_examples=15, derandomize=True, phases=[Phase.explicit, Phase.generate], **QUIET),
     "fuzz": settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")), **QUIET),
 }
 WALKS = PROFILES.get(os.environ.get("HYPOTHESIS_PROFILE", "ci"), PROFILES["ci"])
