@@ -17,8 +17,12 @@ import requests
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
 
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
+from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
+
+if t.TYPE_CHECKING:
+    from singer_sdk.batch import StorageTarget
 
 
 class TapResources:
@@ -39,6 +43,16 @@ class TapResources:
         self.run_started = dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
+        self._batch_folders: dict[str, BatchFolder] = {}
+        self.logger = logger
+
+    def batch_folder(self, storage: StorageTarget, tap_name: str) -> BatchFolder:
+        """One per batch root: its leftovers are looked for once a run."""
+        with self._lock:
+            key = repr(storage)
+            if key not in self._batch_folders:
+                self._batch_folders[key] = BatchFolder(storage, tap_name, self.logger)
+            return self._batch_folders[key]
 
     def authenticator_for(self, source: str) -> APIAuthenticatorBase:
         """One authenticator (hence one login) per source, shared by its streams and threads."""

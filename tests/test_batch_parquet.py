@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import logging
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tap_liine.batches import ParquetBatcher
+from tap_liine.batch_files import BatchFolder
+from tap_liine.batches import write_batches
 from tap_liine.errors import RunStopped
 from tap_liine.settings import CONFIG_SCHEMA, config_errors
 from tap_liine.tap import TapLiine
@@ -22,13 +24,14 @@ def _parquet(folder: Path, compression: str = "none", **extra: object) -> dict:
             "storage": {"root": f"file://{folder}"}, **extra}  # fmt: skip
 
 
-def _batcher(folder: Path) -> ParquetBatcher:
-    """The batcher a stream of the tap would use, with the batch config the SDK makes of the settings."""
+def _write(folder: Path, records: list[dict]) -> list[str]:
+    """The files a stream of the tap would write, with the batch config the SDK makes of the settings."""
     tap = TapLiine(config=all_sources_config("http://127.0.0.1:9", batch_config=_parquet(folder)), setup_mapper=False)
     stream = tap.streams["interactions"]
     config = stream.get_batch_config(stream.config)
     assert config is not None
-    return ParquetBatcher("tap-liine", "interactions", config)
+    batch_folder = BatchFolder(config.storage, "tap-liine", logging.getLogger("test"))
+    return [url for _, url in write_batches((("interactions", r) for r in records), batch_folder, config, "tap-liine")]
 
 
 def _rows(url: str) -> list[dict]:
@@ -63,16 +66,21 @@ def test_every_stream_goes_out_in_parquet_files_with_every_record(sandbox, tmp_p
 
 
 def test_a_field_parquet_cannot_type_stops_the_run_with_one_sentence(tmp_path) -> None:
-    records = iter([{"id": 1, "value": 7}, {"id": 2, "value": "seven"}])
-    with pytest.raises(RunStopped, match=r"Stream `interactions` cannot be written as Parquet .*`jsonl`"):
-        list(_batcher(tmp_path).get_batches(records))
+    records = [{"id": 1, "value": 7}, {"id": 2, "value": "seven"}]
+    with pytest.raises(RunStopped) as stopped:
+        _write(tmp_path, records)
+    assert str(stopped.value) == (
+        "Stream `interactions` cannot be written as Parquet: field `value` holds integer and string values. "
+        "Set `batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
+    )  # the field and its types, never a value
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_nested_objects_come_back_with_the_keys_of_their_file(tmp_path) -> None:
     # Why JSON Lines stays the exact format (README): Parquet types a file's columns from its records.
-    records = iter([{"id": 1, "source": {"utm": "a"}}, {"id": 2, "source": {"channel": "b"}}])
-    [manifest] = list(_batcher(tmp_path).get_batches(records))
-    assert _rows(manifest[0]) == [{"id": 1, "source": {"utm": "a", "channel": None}},
+    records = [{"id": 1, "source": {"utm": "a"}}, {"id": 2, "source": {"channel": "b"}}]
+    [url] = _write(tmp_path, records)
+    assert _rows(url) == [{"id": 1, "source": {"utm": "a", "channel": None}},
                                   {"id": 2, "source": {"utm": None, "channel": "b"}}]  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from tests.helpers import liine_config, run_tap
 # (hook, its parameters as the seams call it)
 HOOKS = {
     "_generate_record_messages": ["self", "record"],
+    "_generate_batch_messages": ["self", "encoding", "manifest"],
     "_increment_stream_state": ["self", "latest_record", "context"],
     "_sync_records": ["self", "context", "write_messages"],
 }
