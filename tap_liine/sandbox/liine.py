@@ -53,6 +53,7 @@ class LiineApi:
         token_lifetime: float = 3600.0,
         quirks: bool = False,
         odd_values: bool = False,
+        planted: bool = False,
         empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
@@ -63,6 +64,7 @@ class LiineApi:
         self.max_limit = min(max_limit, CAPPED_LIMIT) if capped else max_limit
         self.quirks = quirks  # see liine_data.quirky
         self.odd_values = odd_values  # see liine_data.odd
+        self.planted = planted  # see liine_data.planted
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
@@ -85,6 +87,8 @@ class LiineApi:
             record = liine_data.quirky(record, row)
         if self.odd_values:
             record = liine_data.odd(record, row)
+        if self.planted:
+            record = liine_data.planted(record, row)
         if self.readings["liine.numbers"] == "strings":
             record = {key: liine_data.as_strings(value) for key, value in record.items()}
         return record

@@ -1,0 +1,142 @@
+"""Patient data stays inside the controls the user sets: stream maps and selection at any depth
+apply to BATCH files exactly as to RECORD messages; BATCH files are private and never left
+unfinished; no planted value reaches a file or log line it was mapped away from."""
+
+from __future__ import annotations
+
+import collections
+import copy
+import gzip
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import typing as t
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from tap_liine.sandbox.liine_data import PLANTED
+from tap_liine.tap import TapLiine
+from tests.helpers import all_sources_config, run_tap
+
+STREAM_MAPS = {
+    # Caller details: nulled and hashed; customer 303's calls filtered away.
+    "interactions": {"name": "__NULL__", "phone_number": None, "email": "md5(email)", "__filter__": "customer_id != 303"},
+    # A second stream from the same records: only ids and a hash of the caller's name.
+    "interaction_ids": {"__source__": "interactions", "id": "id", "caller": "md5(name)", "__else__": "__NULL__"},
+    # Message bodies hashed, senders nulled, the stream renamed.
+    "conversation_messages": {"__alias__": "messages", "body": "md5(body)", "sender_info": "__NULL__"},
+    "conversations": {},
+    "__else__": "__NULL__",  # the Interactly streams: not wanted at all
+}
+# Nested deselection: the patient object keeps only what is not identifying.
+DESELECTED = [("conversations", "patient", field) for field in ("email", "first_name", "last_name", "name", "bio")]
+MAPPED_STREAMS = {"interactions", "interaction_ids", "conversations", "messages"}
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - what the SDK's md5() computes
+
+
+def _catalog(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    catalog = TapLiine(config=config).catalog_dict
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            crumb = tuple(metadata["breadcrumb"])
+            nested = tuple(part for i, part in enumerate(crumb) if i % 2)  # ("properties", a, "properties", b)
+            if (entry["tap_stream_id"], *nested) in DESELECTED:
+                metadata["metadata"]["selected"] = False
+    return catalog
+
+
+def _read_batch(url: str) -> list[dict[str, t.Any]]:
+    path = Path(url.removeprefix("file://"))
+    if ".parquet" in path.name:
+        return [_without_nulls(row) for row in pq.read_table(path).to_pylist()]
+    opened = gzip.open(path) if path.suffix == ".gz" else path.open("rb")
+    with opened as lines:
+        return [json.loads(line) for line in lines]
+
+
+def _without_nulls(value: t.Any) -> t.Any:
+    """Parquet gives every record of a file every column (absent as null): compared without them."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _schemas(messages: list[dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:
+    return {m["stream"]: m["schema"] for m in messages if m["type"] == "SCHEMA"}
+
+
+@pytest.fixture(scope="module")
+def planted_server() -> t.Iterator[str]:
+    from tap_liine.sandbox.conversations import ConversationsApi
+    from tap_liine.sandbox.interactly import InteractlyApi
+    from tap_liine.sandbox.liine import LiineApi
+    from tap_liine.sandbox.server import SandboxServer
+
+    apis = [
+        LiineApi(scale=600, planted=True),
+        ConversationsApi(conversations_per_location=60, max_messages=4, planted=True),
+        InteractlyApi(days=5),
+    ]
+    server = SandboxServer(apis).start()
+    yield server.url
+    server.stop()
+
+
+def _config(url: str, **extra: t.Any) -> dict[str, t.Any]:
+    # A copy each time: the SDK's mapper pops `__else__` from the settings it is given.
+    return all_sources_config(url, start_date="2025-06-01T00:00:00Z", stream_maps=copy.deepcopy(STREAM_MAPS), **extra)
+
+
+@pytest.fixture(scope="module")
+def record_run(planted_server: str) -> t.Any:
+    return run_tap(_config(planted_server), catalog=_catalog(_config(planted_server)))
+
+
+@pytest.mark.parametrize(("fmt", "compression"), [("jsonl", "gzip"), ("jsonl", "none"), ("parquet", "none")])
+def test_batch_files_hold_exactly_what_record_messages_carry(planted_server, record_run, tmp_path, fmt, compression):
+    batch_config = {"encoding": {"format": fmt, "compression": compression},
+                    "storage": {"root": f"file://{tmp_path}/batches"}, "batch_size": 100}  # fmt: skip
+    config = _config(planted_server, batch_config=batch_config)
+    run = run_tap(config, catalog=_catalog(_config(planted_server)))
+
+    expected = collections.defaultdict(list)
+    for message in (m for m in record_run.messages if m["type"] == "RECORD"):
+        expected[message["stream"]].append(message["record"])
+    assert set(expected) == MAPPED_STREAMS
+    got = collections.defaultdict(list)
+    urls = []
+    for message in (m for m in run.messages if m["type"] == "BATCH"):
+        assert message["encoding"] == {"format": fmt, "compression": compression}
+        urls.extend(message["manifest"])
+        got[message["stream"]].extend(record for url in message["manifest"] for record in _read_batch(url))
+    assert len(urls) == len(set(urls))  # each file announced once, under one stream name
+    assert set(got) == MAPPED_STREAMS
+    for stream, records in expected.items():
+        wanted = [_without_nulls(r) for r in records] if fmt == "parquet" else records
+        assert got[stream] == wanted, stream
+    assert _schemas(run.messages) == _schemas(record_run.messages)
+    assert not [m for m in run.messages if m["type"] == "RECORD"]
+
+    # The maps did their work, on planted values: hashes of them, never the values themselves.
+    interactions = {r["id"]: r for r in expected["interactions"]}
+    assert len(interactions) > 100 and {r["customer_id"] for r in interactions.values()} == {101, 202}
+    assert all(r["email"] == _md5(f"{PLANTED}.{i}@example.com") and "name" not in r for i, r in interactions.items())
+    assert [r["caller"] for r in expected["interaction_ids"]][:3] == [
+        _md5(f"{PLANTED} Caller {r['id']}") for r in expected["interaction_ids"][:3]
+    ]
+    assert all(r["body"] == _md5(f"{PLANTED} body {r['id']}") for r in expected["messages"])
+    patients = [r["patient"] for r in expected["conversations"]]
+    assert len(patients) == 120 and all(p["id"] and not {"email", "name", "bio"} & set(p) for p in patients)
+    assert PLANTED not in json.dumps(got) + json.dumps(record_run.messages) + record_run.log + run.log
