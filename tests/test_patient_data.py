@@ -14,6 +14,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 import typing as t
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import requests
 
 from tap_liine.sandbox.liine_data import PLANTED
 from tap_liine.tap import TapLiine
-from tests.helpers import all_sources_config, run_tap
+from tests.helpers import all_sources_config, liine_config, liine_truth, run_cli, run_tap, sent
 
 STREAM_MAPS = {
     # Caller details: nulled and hashed; customer 303's calls filtered away.
@@ -140,3 +141,87 @@ def test_batch_files_hold_exactly_what_record_messages_carry(planted_server, rec
     patients = [r["patient"] for r in expected["conversations"]]
     assert len(patients) == 120 and all(p["id"] and not {"email", "name", "bio"} & set(p) for p in patients)
     assert PLANTED not in json.dumps(got) + json.dumps(record_run.messages) + record_run.log + run.log
+
+
+# ----- files: inside the root, private, complete or absent ------------------------------------
+
+
+@pytest.fixture
+def umask_zero() -> t.Iterator[None]:
+    """The loosest umask: modes must not depend on it."""
+    previous = os.umask(0)
+    yield
+    os.umask(previous)
+
+
+def _listing(folder: Path) -> dict[str, int]:
+    """Every file and folder under `folder`, relative, with its permission bits."""
+    return {str(p.relative_to(folder)): stat.S_IMODE(p.stat().st_mode) for p in sorted(folder.rglob("*"))}
+
+
+def _batch_settings(url: str, root: Path, batch_size: int) -> dict[str, t.Any]:
+    batch_config = {"encoding": {"format": "jsonl", "compression": "gzip"}, "storage": {"root": f"file://{root}"},
+                    "batch_size": batch_size}  # fmt: skip
+    return liine_config(url, customer_ids=[101, 202], max_retries=2, batch_config=batch_config)
+
+
+def _announced(stdout: str) -> list[str]:
+    messages = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    return [Path(url).name for m in messages if m["type"] == "BATCH" for url in m["manifest"]]
+
+
+def test_a_failed_run_leaves_only_its_announced_files_all_private(sandbox, tmp_path, monkeypatch, umask_zero):
+    server = sandbox(scale=6000, customers=[101, 202], planted=True)
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": "customer_id=202", "status": 503, "times": 99},
+                  timeout=5)  # fmt: skip
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = tmp_path / "out" / "batches"
+    result = run_cli(tmp_path, _batch_settings(server.url, root, batch_size=2000))
+
+    assert result.returncode == 1
+    first = [r for r in liine_truth(server.url) if r["customer_id"] == 101]
+    assert len(first) == 3000  # customer 101: one file announced (2,000), a second one unfinished when 202 failed
+    [announced] = _announced(result.stdout)
+    assert _listing(tmp_path / "out") == {"batches": 0o700, f"batches/{announced}": 0o600}
+    assert _listing(tmp_path / "tmp") == {}
+    assert PLANTED not in result.stderr
+
+
+def test_a_killed_run_leaves_nothing_outside_the_root_and_the_next_run_removes_its_unfinished_file(
+    sandbox, tmp_path, monkeypatch, umask_zero
+):
+    server = sandbox(scale=3000, customers=[101, 202], planted=True)
+    # The tap waits for customer 202's first page with 1,000+ of customer 101's records in an open file.
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": "customer_id=202", "hold": 30}, timeout=5)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    root = tmp_path / "batches"
+    config = _batch_settings(server.url, root, batch_size=100_000)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    tap = subprocess.Popen([sys.executable, "-m", "tap_liine", "--config", str(tmp_path / "config.json")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        unfinished = _wait_for_part_file(root, tap, server.url)
+    finally:
+        tap.send_signal(signal.SIGKILL)
+        tap.wait()
+    assert unfinished.name.startswith(".tap-liine--interactions-") and unfinished.name.endswith(f".{tap.pid}.part")
+    assert _listing(tmp_path) == {"batches": 0o700, f"batches/{unfinished.name}": 0o600, "config.json": 0o666,
+                                  "tmp": 0o777}  # fmt: skip
+
+    run = run_tap(config)
+    files = [Path(url).name for m in run.messages if m["type"] == "BATCH" for url in m["manifest"]]
+    assert _listing(root) == dict.fromkeys(files, 0o600) and len(files) == 1
+    assert f"Removed 1 unfinished BATCH file(s) from {root}, left by a run that was stopped." in run.log
+
+
+def _wait_for_part_file(root: Path, tap: subprocess.Popen[bytes], url: str) -> Path:
+    """The tap's unfinished file, once it exists and the tap waits on the held request."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and tap.poll() is None:
+        found = list(root.glob(".*.part")) if root.exists() else []
+        if found and sent(url, "customer_id=202"):
+            return found[0]
+        time.sleep(0.05)  # polling for a condition, not waiting a set time
+    pytest.fail("the tap never opened a BATCH file")
