@@ -33,7 +33,7 @@ STREAM_MAPS = {
         "phone_number": None,
         "email": "md5(email)",
         "__filter__": "customer_id != 303",
-    },  # fmt: skip
+    },
     # A second stream from the same records: only ids and a hash of the caller's name.
     "interaction_ids": {"__source__": "interactions", "id": "id", "caller": "md5(name)", "__else__": "__NULL__"},
     # Message bodies hashed, senders nulled, the stream renamed.
