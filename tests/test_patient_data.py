@@ -65,9 +65,8 @@ def _read_batch(url: str) -> list[dict[str, t.Any]]:
     path = Path(url.removeprefix("file://"))
     if ".parquet" in path.name:
         return [_without_nulls(row) for row in pq.read_table(path).to_pylist()]
-    opened = gzip.open(path) if path.suffix == ".gz" else path.open("rb")
-    with opened as lines:
-        return [json.loads(line) for line in lines]
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    return [json.loads(line) for line in raw.splitlines()]
 
 
 def _without_nulls(value: t.Any) -> t.Any:
