@@ -28,7 +28,7 @@ from uuid import uuid4
 
 from singer_sdk.contrib.msgspec import encoder
 
-from tap_liine.errors import RunStopped
+from tap_liine.errors import RunStopped, json_type
 
 if t.TYPE_CHECKING:
     from singer_sdk.batch import BatchConfig
@@ -162,12 +162,11 @@ class ParquetWriter(BatchWriter):
 
 def mixed_types(rows: list[dict[str, t.Any]]) -> str:
     """Which field holds values of more than one JSON type: names and types, never values."""
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
     seen: dict[str, set[str]] = {}
     for row in rows:
         for key, value in row.items():
             if value is not None:
-                seen.setdefault(key, set()).add(names.get(type(value), type(value).__name__))
+                seen.setdefault(key, set()).add(json_type(value))
     mixed = [
         f"field `{key}` holds {' and '.join(sorted(kinds))} values" for key, kinds in seen.items() if len(kinds) > 1
     ]

@@ -52,16 +52,15 @@ class UtcInstants:
                 value = record.get(name)
                 if isinstance(value, str) and not value.endswith("Z") and (utc := _to_utc(value)):
                     record[name] = utc
-                    self._say(name, value, utc)
+                    self._say(name)
         return records
 
-    def _say(self, name: str, value: str, utc: str) -> None:
+    def _say(self, name: str) -> None:
         with self._lock:
             if name in self._said:
                 return
             self._said.add(name)
         self._logger.info(
-            "%s.%s arrives with UTC offsets (%r); emitted as the same instants in UTC (%r), which every loader "
-            "lands alike.",
-            self._stream, name, value, utc,
+            "%s.%s arrives with UTC offsets; emitted as the same instants in UTC, which every loader lands alike.",
+            self._stream, name,
         )  # fmt: skip

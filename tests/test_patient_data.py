@@ -5,10 +5,13 @@ unfinished; no planted value reaches a file or log line it was mapped away from.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import gzip
 import hashlib
+import io
 import json
+import logging
 import os
 import signal
 import stat
@@ -21,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import requests
+from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.sandbox.liine_data import PLANTED
 from tap_liine.tap import TapLiine
@@ -229,3 +233,57 @@ def _wait_for_part_file(root: Path, tap: subprocess.Popen[bytes], url: str) -> P
             return found[0]
         time.sleep(0.05)  # polling for a condition, not waiting a set time
     pytest.fail("the tap never opened a BATCH file")
+
+
+# ----- logs and errors: the API's own words, never a body's data ------------------------------
+
+PATIENT = {"id": 1, "name": f"{PLANTED} Patient", "email": f"{PLANTED}@example.com", "bio": {"phone_number": PLANTED}}
+CALLER = {"id": 1, "name": f"{PLANTED} Caller", "phone_number": f"+1919{PLANTED}", "email": f"{PLANTED}@example.com"}
+CONVERSATION = {"id": 9, "patient": PATIENT, "messages": [{"id": 5, "body": f"{PLANTED} body"}]}
+CONVERSATIONS = "Conversations GET /conversations (location 3001)"
+INTERACTIONS = "Liine GET /call_log/interactions/ (customer 101"
+
+
+@pytest.mark.parametrize(
+    ("forced", "said"),
+    [
+        pytest.param({"contains": "/conversations?", "body": {"patients": [PATIENT], "count": 1}},
+                     f"{CONVERSATIONS} reported an error: no `data` list in a JSON object with fields patients, count",
+                     id="200-not-the-envelope"),
+        pytest.param({"contains": "/conversations?", "body": [CONVERSATION, CONVERSATION]},
+                     f"{CONVERSATIONS} reported an error: no `data` list in a JSON array of 2 items", id="200-array"),
+        pytest.param({"contains": "/conversations?", "body": {"code": False, "description": "Invalid subdomain.",
+                                                              "error": ["Not allowed."], "data": [CONVERSATION]}},
+                     f"{CONVERSATIONS} reported an error: Invalid subdomain.; Not allowed.", id="200-code-false"),
+        pytest.param({"contains": "/conversations?", "body": {"detail": "Invalid token."}},
+                     f"{CONVERSATIONS} reported an error: Invalid token.", id="200-detail"),
+        pytest.param({"contains": "/call_log/interactions", "status": 500, "times": 99,
+                      "body": {"interactions": [CALLER]}},
+                     "answered 500 Internal Server Error: a JSON object with fields interactions", id="500-data-body"),
+        pytest.param({"contains": "/call_log/interactions", "status": 503, "times": 99,
+                      "body": f"<html><body>{CALLER}</body></html>"},
+                     "answered 503 Service Unavailable: a text/html body of", id="503-html-body"),
+        pytest.param({"contains": "/call_log/interactions", "status": 400, "body": {"detail": "Bad start_date.",
+                                                                                    "echo": CALLER}},
+                     "answered 400 Bad Request: Bad start_date.", id="400-detail-and-data"),
+    ],
+)  # fmt: skip
+def test_errors_quote_the_apis_own_words_and_never_a_body_of_data(sandbox, forced, said) -> None:
+    server = sandbox(scale=20, customers=[101], planted=True,
+                     conversations={"conversations_per_location": 5, "max_messages": 2, "planted": True})  # fmt: skip
+    requests.post(f"{server.url}/_sandbox/force", json=forced, timeout=5)
+    config = all_sources_config(server.url, customer_ids=[101], max_retries=2, conversations_location_ids=["3001"])
+    config = {k: v for k, v in config.items() if not k.startswith("interactly")}
+    log = io.StringIO()
+    handler = logging.StreamHandler(log)
+    logging.getLogger().addHandler(handler)
+    try:
+        with pytest.raises(FatalAPIError) as failed, contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO())):
+            TapLiine(config=config).sync_all()
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+    assert said in str(failed.value)
+    if forced.get("status", 200) >= 500:
+        assert "Giving up after 2 tries" in str(failed.value) and "(try 1 of 2)" in log.getvalue()
+    assert PLANTED not in str(failed.value) + log.getvalue()

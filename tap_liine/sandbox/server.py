@@ -264,7 +264,9 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             forced = server.take_forced(self.path)
             if forced is not None:
                 time.sleep(forced.get("hold", 0))  # a server that keeps the tap waiting (tests kill it meanwhile)
-                if "body" in forced:  # verbatim, e.g. a 200 whose body is not the documented envelope
+                if "body" in forced:  # verbatim (a string: as HTML), e.g. a 200 that is not the documented envelope
+                    if isinstance(forced["body"], str):
+                        return Response(forced.get("status", 200), forced["body"].encode(), content_type="text/html")
                     return Response.json(forced.get("status", 200), forced["body"])
                 if "status" in forced:
                     headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}
