@@ -11,7 +11,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.errors import RunStopped
 from tap_liine.resources import TapResources
-from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors
+from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors, plain_http_warnings
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -37,6 +37,8 @@ class TapLiine(Tap):
         errors = config_errors(self.config, self.config_jsonschema)
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        for warning in plain_http_warnings(self.config):
+            self.logger.warning("%s", warning)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:

@@ -287,3 +287,35 @@ def test_errors_quote_the_apis_own_words_and_never_a_body_of_data(sandbox, force
     if forced.get("status", 200) >= 500:
         assert "Giving up after 2 tries" in str(failed.value) and "(try 1 of 2)" in log.getvalue()
     assert PLANTED not in str(failed.value) + log.getvalue()
+
+
+# ----- settings: plain http only to this machine ----------------------------------------------
+
+
+def test_plain_http_to_another_machine_is_warned_about_naming_the_setting_never_the_url(caplog) -> None:
+    config = all_sources_config(
+        "http://127.0.0.1:9",
+        api_url="http://liine.internal.example/",
+        conversations_api_url="http://proxy-user:Pr0xy-Secret@10.0.0.5:8080/nexhealth",
+        interactly_api_url="http://localhost:8765",
+    )
+    with caplog.at_level(logging.WARNING):
+        TapLiine(config=config)
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"Setting `{name}` is an http:// URL to {host}: credentials and patient data would cross the network "
+        "unencrypted. Use https:// (http:// is meant for the local sandbox)."
+        for name, host in (("api_url", "liine.internal.example"), ("conversations_api_url", "10.0.0.5"))
+    ]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        TapLiine(config=all_sources_config("http://localhost:8765", interactly_api_url="https://api.interactly.ai"))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_secrets_and_outputs_are_ignored_by_git() -> None:
+    root = Path(__file__).resolve().parent.parent
+    paths = [".env", "liine-password.txt", "snowflake-passphrase.txt", "output/warehouse.duckdb",
+             ".meltano/batches/tap-liine--interactions-1.jsonl.gz", ".meltano/run/elt/log.txt"]  # fmt: skip
+    checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True,
+                             check=False)  # fmt: skip
+    assert checked.stdout.splitlines() == paths
