@@ -35,13 +35,17 @@ STREAM_MAPS = {
     "interactions": {
         "name": "__NULL__",
         "phone_number": None,
-        "email": "md5(email)",
+        "email": "md5(email) if email else None",
         "__filter__": "customer_id != 303",
     },
     # A second stream from the same records: only ids and a hash of the caller's name.
     "interaction_ids": {"__source__": "interactions", "id": "id", "caller": "md5(name)", "__else__": "__NULL__"},
     # Message bodies hashed, senders nulled, the stream renamed.
-    "conversation_messages": {"__alias__": "messages", "body": "md5(body)", "sender_info": "__NULL__"},
+    "conversation_messages": {
+        "__alias__": "messages",
+        "body": "md5(body) if body else None",
+        "sender_info": "__NULL__",
+    },
     "conversations": {},
     "__else__": "__NULL__",  # the Interactly streams: not wanted at all
 }
