@@ -2,7 +2,7 @@
 
 Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`); tests/test_sdk_seams.py fails
 loudly when an SDK upgrade changes what is relied on here. Everything else in the tap uses
-the SDK's public extension points. Three private hooks and one private attribute remain, for
+the SDK's public extension points. Four private hooks and one private attribute remain, for
 reasons no public one serves:
 
 - `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
@@ -19,9 +19,10 @@ reasons no public one serves:
   (bookmarks.py) are fed here instead and written when a partition is done.
 - `Stream._sync_records(context, write_messages=False)`: the records for BATCH files, as
   the SDK's own `get_batches` takes them (the extension point it documents for custom
-  batching gives no public way to them). Each goes through `_generate_record_messages`,
-  the RECORD path (nested deselection, stream maps): BATCH files hold what RECORD messages
-  would; the SDK's batching keeps deselected properties and ignores the maps.
+  batching gives no public way to them). Each goes through the RECORD path's deselection
+  (nested too) and stream maps (`_generate_record_messages`, or its lean loop without the
+  message objects): BATCH files hold what RECORD messages would; the SDK's batching keeps
+  deselected properties and ignores the maps.
 - `Stream._generate_batch_messages(encoding, manifest)`: the SDK announces every manifest
   once per stream map, under each map's name, removed streams included; each of the tap's
   files holds the records of one map, announced under that map's name only.
