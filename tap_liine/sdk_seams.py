@@ -36,7 +36,6 @@ from functools import cached_property
 
 import singer_sdk.singerlib as singer
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -93,14 +92,10 @@ class SdkSeams(_StreamBase):
         """(stream name, record) as the RECORD messages would carry them, for BATCH files."""
         records = t.cast("t.Iterator[dict[str, t.Any]]", self._sync_records(context, write_messages=False))
         if self._lean:  # `_generate_record_messages` without the message objects
-            maps = self.stream_maps
-            if len(maps) == 1 and isinstance(maps[0], SameRecordTransform):
-                alias = maps[0].stream_alias
-                return ((alias, record) for record in records)
             return (
                 (stream_map.stream_alias, mapped)
                 for record in records
-                for stream_map in maps
+                for stream_map in self.stream_maps
                 if (mapped := stream_map.transform(record)) is not None
             )
         return ((m.stream, m.record) for record in records for m in self._generate_record_messages(record))

@@ -155,6 +155,23 @@ def test_batch_files_hold_exactly_what_record_messages_carry(planted_server, rec
     assert PLANTED not in json.dumps(got) + json.dumps(record_run.messages) + record_run.log + run.log
 
 
+def test_flattened_batch_files_equal_flattened_records(planted_server, tmp_path) -> None:
+    config = all_sources_config(planted_server, start_date="2025-06-01T00:00:00Z", flattening_enabled=True,
+                                flattening_max_depth=1, conversations_location_ids=["3001"])  # fmt: skip
+    config = {
+        k: v for k, v in config.items() if not k.startswith(("interactly", "customer_ids", "username", "password"))
+    }
+    batch_config = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": f"file://{tmp_path}"}}
+    records = run_tap(config).records("conversations")
+    run = run_tap({**config, "batch_config": batch_config})
+
+    urls = [
+        url for m in run.messages if m["type"] == "BATCH" and m["stream"] == "conversations" for url in m["manifest"]
+    ]
+    assert [r for url in urls for r in _read_batch(url)] == records
+    assert len(records) == 60 and "patient__email" in records[0] and "patient" not in records[0]
+
+
 # ----- files: inside the root, private, complete or absent ------------------------------------
 
 
