@@ -59,12 +59,8 @@ class BatchFolder:
         self.local = isinstance(self.fs, LocalFileSystem)
         self.part_prefix = f".{storage.prefix or ''}{tap_name}--"
         self.logger = logger
-        self._ready = False
 
     def open(self, filename: str) -> PartFile:
-        if not self._ready:
-            self._prepare()
-            self._ready = True
         return PartFile(self, filename)
 
     def create(self, path: str) -> t.BinaryIO:
@@ -74,7 +70,8 @@ class BatchFolder:
         os.fchmod(descriptor, FILE_MODE)  # the umask may have taken bits off; never more than 0600
         return os.fdopen(descriptor, "wb")
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
+        """Before a run's first file: the root (missing folders 0700), killed runs' leftovers removed."""
         if not self.local:
             self.fs.makedirs(self.root, exist_ok=True)
             return

@@ -47,11 +47,12 @@ class TapResources:
         self.logger = logger
 
     def batch_folder(self, storage: StorageTarget, tap_name: str) -> BatchFolder:
-        """One per batch root: its leftovers are looked for once a run."""
+        """One per batch root, prepared once a run (see BatchFolder.prepare)."""
         with self._lock:
             key = repr(storage)
             if key not in self._batch_folders:
                 self._batch_folders[key] = BatchFolder(storage, tap_name, self.logger)
+                self._batch_folders[key].prepare()
             return self._batch_folders[key]
 
     def authenticator_for(self, source: str) -> APIAuthenticatorBase:

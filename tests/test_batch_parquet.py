@@ -31,6 +31,7 @@ def _write(folder: Path, records: list[dict]) -> list[str]:
     config = stream.get_batch_config(stream.config)
     assert config is not None
     batch_folder = BatchFolder(config.storage, "tap-liine", logging.getLogger("test"))
+    batch_folder.prepare()
     return [url for _, url in write_batches((("interactions", r) for r in records), batch_folder, config, "tap-liine")]
 
 
