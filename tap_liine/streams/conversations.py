@@ -21,11 +21,11 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
 from tap_liine.errors import body_shape, envelope_words
-from tap_liine.pagination.passes import PageToken, PassesPaginator
+from tap_liine.instants import parse_datetime
+from tap_liine.pagination.conversations_passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
 from tap_liine.settings import MAX_CONVERSATIONS_PAGE
 from tap_liine.streams.base import TapStream
-from tap_liine.windows import parse_datetime
 
 if t.TYPE_CHECKING:
     import requests

@@ -22,11 +22,12 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
 from tap_liine.errors import json_type
+from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
-from tap_liine.pagination.lists import ListsPaginator, Weight, entry_count, trend_count
+from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
 from tap_liine.streams.base import TapStream
-from tap_liine.windows import Window, day_windows, parse_datetime
+from tap_liine.windows import Window, day_windows
 
 if t.TYPE_CHECKING:
     import requests
