@@ -340,3 +340,14 @@ def test_secrets_and_outputs_are_ignored_by_git() -> None:
     checked = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=root, capture_output=True, text=True,
                              check=False)  # fmt: skip
     assert checked.stdout.splitlines() == paths
+
+
+def test_retried_faults_leave_no_planted_value_in_the_log(sandbox) -> None:
+    # Truncated bodies (half a page of callers), HTML error pages and 5xx answers, each retried.
+    server = sandbox(scale=600, customers=[101], planted=True, faults="truncated,500,503html", every=3)
+    run = run_tap(liine_config(server.url, customer_ids=[101]))
+
+    assert len(run.records("interactions")) == 600
+    warnings = [line for line in run.log.splitlines() if "(try 1 of 10)" in line]
+    assert any("unreadable body" in w for w in warnings) and any("text/html body" in w for w in warnings)
+    assert PLANTED not in run.log
