@@ -62,11 +62,11 @@ class BatchWriter:
         """Complete the current file; its URL, or None when it has no records."""
         if not self.count:
             return None
-        self.files += 1
         self.write_out()
         assert self.part is not None
         url = self.part.commit()
         self.part, self.count = None, 0
+        self.files += 1
         return url
 
     def discard(self) -> None:

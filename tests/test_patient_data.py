@@ -351,3 +351,24 @@ def test_retried_faults_leave_no_planted_value_in_the_log(sandbox) -> None:
     warnings = [line for line in run.log.splitlines() if "(try 1 of 10)" in line]
     assert any("unreadable body" in w for w in warnings) and any("text/html body" in w for w in warnings)
     assert PLANTED not in run.log
+
+
+def test_a_root_elsewhere_than_this_machine_gets_the_same_files(sandbox, tmp_path) -> None:
+    # Any fsspec root (s3://, gs://, ...): here fsspec's in-memory file system.
+    import fsspec
+
+    server = sandbox(scale=300, customers=[101])
+    root = f"memory://{tmp_path.name}"
+    batch_config = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": root},
+        "batch_size": 100,
+    }
+    run = run_tap(liine_config(server.url, customer_ids=[101], batch_config=batch_config))
+
+    urls = [url for m in run.messages if m["type"] == "BATCH" for url in m["manifest"]]
+    assert [url.rsplit("-", 1)[1] for url in urls] == ["1.jsonl.gz", "2.jsonl.gz", "3.jsonl.gz"]
+    memory = fsspec.filesystem("memory")
+    assert sorted(memory.ls(f"/{tmp_path.name}", detail=False)) == sorted(url.removeprefix("memory:/") for url in urls)
+    records = [json.loads(line) for url in urls for line in gzip.decompress(memory.cat(url)).splitlines()]
+    assert records == run_tap(liine_config(server.url, customer_ids=[101])).records("interactions")
