@@ -28,7 +28,7 @@ from uuid import uuid4
 
 from singer_sdk.contrib.msgspec import encoder
 
-from tap_liine.errors import RunStopped, json_type
+from tap_liine.errors import RunStopped
 
 if t.TYPE_CHECKING:
     from singer_sdk.batch import BatchConfig
@@ -147,10 +147,12 @@ class ParquetWriter(BatchWriter):
         rows, self.rows = self.rows, []
         try:
             table = pa.Table.from_pylist(rows)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            # pyarrow's own words quote the value: the field is named instead.
             msg = (
-                f"Stream `{self.alias}` cannot be written as Parquet: {mixed_types(rows)}. Set "
-                "`batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
+                f"Stream `{self.alias}` cannot be written as Parquet: field `{_untypable(pa, rows)}` holds "
+                "values that no Parquet column holds together (values of different JSON types, or integers "
+                "beyond 64 bits). Set `batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
             )
             raise RunStopped(msg) from None
         pq.write_table(table, self.open_part().file, compression="gzip" if self.gzipped else "snappy")
@@ -160,17 +162,14 @@ class ParquetWriter(BatchWriter):
         super().discard()
 
 
-def mixed_types(rows: list[dict[str, t.Any]]) -> str:
-    """Which field holds values of more than one JSON type: names and types, never values."""
-    seen: dict[str, set[str]] = {}
-    for row in rows:
-        for key, value in row.items():
-            if value is not None:
-                seen.setdefault(key, set()).add(json_type(value))
-    mixed = [
-        f"field `{key}` holds {' and '.join(sorted(kinds))} values" for key, kinds in seen.items() if len(kinds) > 1
-    ]
-    return "; ".join(mixed) or "a field holds values of different types"
+def _untypable(pa: t.Any, rows: list[dict[str, t.Any]]) -> str:
+    """The first field whose values pyarrow cannot put in one column."""
+    for name in dict.fromkeys(key for row in rows for key in row):
+        try:
+            pa.array([row.get(name) for row in rows])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return name
+    return "?"
 
 
 def write_batches(

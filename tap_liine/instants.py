@@ -9,7 +9,12 @@ that `10:43:02-05:00` would land as 10:43:02, five hours early, while its INSERT
 15:43:02 (the instant). The tap's time policy is one instant whatever the target and path
 (README), so such values are rewritten as that instant in UTC (`15:43:02Z`): the same
 moment, to the microsecond. Values in UTC already (`Z`, `+00:00`) and values without an
-offset are emitted as sent. Said once per field.
+offset are emitted as sent. Said once per field, without a value.
+
+Only the top-level properties typed `date-time` are rewritten (the README's time policy
+lists them); a field whose purpose is its offset (`created_at_with_tz`) is typed a plain
+string, and date-times inside objects (a conversation's `patient`) land as JSON, offset
+and all, so both are emitted as sent.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class UtcInstants:
                 return
             self._said.add(name)
         self._logger.info(
-            "%s.%s arrives with UTC offsets; emitted as the same instants in UTC, which every loader lands alike.",
+            "%s.%s arrives with UTC offsets other than zero; emitted as the same instants in UTC, which every "
+            "loader lands alike.",
             self._stream, name,
         )  # fmt: skip

@@ -37,10 +37,6 @@ class InteractionsStream(TapStream):
         self._seam = WindowSeam()
 
     @property
-    def url_base(self) -> str:
-        return str(self.config["api_url"]).rstrip("/")
-
-    @property
     def partitions(self) -> list[dict[str, t.Any]]:
         return [{"customer_id": customer} for customer in self.config.get("customer_ids") or []]
 
