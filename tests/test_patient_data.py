@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import typing as t
+from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -125,7 +126,13 @@ def test_batch_files_hold_exactly_what_record_messages_carry(planted_server, rec
     run = run_tap(config, catalog=_catalog(_config(planted_server)))
 
     expected = collections.defaultdict(list)
-    for message in (m for m in record_run.messages if m["type"] == "RECORD"):
+    # Parquet holds decimals as Decimal columns: the RECORD lines read the same way to compare.
+    messages = (
+        [json.loads(line, parse_float=Decimal) for line in record_run.out.splitlines()]
+        if fmt == "parquet"
+        else (record_run.messages)
+    )
+    for message in (m for m in messages if m["type"] == "RECORD"):
         expected[message["stream"]].append(message["record"])
     assert set(expected) == MAPPED_STREAMS
     got = collections.defaultdict(list)
@@ -152,7 +159,7 @@ def test_batch_files_hold_exactly_what_record_messages_carry(planted_server, rec
     assert all(r["body"] == _md5(f"{PLANTED} body {r['id']}") for r in expected["messages"])
     patients = [r["patient"] for r in expected["conversations"]]
     assert len(patients) == 120 and all(p["id"] and not {"email", "name", "bio"} & set(p) for p in patients)
-    assert PLANTED not in json.dumps(got) + json.dumps(record_run.messages) + record_run.log + run.log
+    assert PLANTED not in json.dumps(got, default=str) + json.dumps(record_run.messages) + record_run.log + run.log
 
 
 def test_flattened_batch_files_equal_flattened_records(planted_server, tmp_path) -> None:
@@ -280,10 +287,10 @@ INTERACTIONS = "Liine GET /call_log/interactions/ (customer 101"
                      f"{CONVERSATIONS} reported an error: Invalid token.", id="200-detail"),
         pytest.param({"contains": "/call_log/interactions", "status": 500, "times": 99,
                       "body": {"interactions": [CALLER]}},
-                     "answered 500 Internal Server Error: a JSON object with fields interactions", id="500-data-body"),
+                     "answered 500: a JSON object with fields interactions", id="500-data-body"),
         pytest.param({"contains": "/call_log/interactions", "status": 503, "times": 99,
                       "body": f"<html><body>{CALLER}</body></html>"},
-                     "answered 503 Service Unavailable: a text/html body of", id="503-html-body"),
+                     "answered 503: a text/html body of", id="503-html-body"),
         pytest.param({"contains": "/call_log/interactions", "status": 400, "body": {"detail": "Bad start_date.",
                                                                                     "echo": CALLER}},
                      "answered 400 Bad Request: Bad start_date.", id="400-detail-and-data"),
