@@ -20,7 +20,7 @@ DEMO_PLUGINS := tap-liine target-duckdb dbt-duckdb
 DEMO_STAMP   := .meltano/.demo-installed
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install test lint unit sandbox demo bench dist clean
+.PHONY: install test lint unit fuzz sandbox demo bench dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
 
 # The whole suite: lint, then every test (end-to-end ones included).
 test: lint unit
+
+# The walks' properties under many more generated server behaviours than `make test` tries
+# (400 examples per property, shrunk to the simplest failing one; FUZZ_EXAMPLES=N for more).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_walks.py
 
 # Sandbox -> meltano run tap-liine target-duckdb -> what landed, checked against the sandbox.
 demo: $(STAMP) $(DEMO_STAMP)
