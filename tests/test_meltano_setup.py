@@ -171,7 +171,7 @@ def test_the_marts_are_added_to_a_brand_new_meltano_project_as_the_readme_says(t
             config["plugins"].setdefault(kind, []).extend(plugins)
         with (project / "meltano.yml").open("w") as out:
             yaml.dump(config, out)
-        (project / "transform").mkdir()
+        (project / "transform").mkdir(exist_ok=True)  # meltano init makes it
         for name in ("dbt_project.yml", "packages.yml", "profiles.yml"):
             (project / "transform" / name).write_text(blocks[f"transform/{name}"])
         # Only what cannot be written in a README changes: where the database and the package are.
