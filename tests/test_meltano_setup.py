@@ -38,7 +38,7 @@ def readme_commands() -> list[str]:
     """The `meltano` lines of the README's code blocks marked as tested, without their comments."""
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(re.escape(MARKER) + r"\s*```bash\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 2, "the README's tested command blocks are missing"
+    assert len(blocks) == 3, "the README's tested command blocks are missing"
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith("meltano ")]
 
@@ -48,8 +48,9 @@ def throwaway_project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     (project / ".meltano").mkdir(parents=True)
     shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
-    for kind in ("extractors", "loaders"):
+    for kind in ("extractors", "loaders", "utilities"):
         (project / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+    (project / "transform").symlink_to(ROOT / "transform")
     for name, value in SECRETS.items():
         (project / name).write_text(value)
     return project
@@ -95,6 +96,14 @@ def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
             'select to_char(updated_at, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') from liine.interactions where id = %s',
             (min(ids),),
         ).fetchone()
+        # The analytics one-liner built the marts: Liine's from every interaction, the other
+        # sources' empty (the README's `select` loaded interactions only).
+        funnel = con.execute("select sum(interactions) from analytics.lead_funnel where attribution = 'first_touch'")
+        in_funnel = funnel.fetchone()
+        empty = [con.execute(f"select count(*) from analytics.{mart}").fetchone()
+                 for mart in ("patient_response_times", "appointments_daily")]  # fmt: skip
+    spam = {i for i in ids if api.record(api.by_id[i])["is_spam_likely"]}
+    assert in_funnel == (len(ids - spam),) and empty == [(0,), (0,)]
     assert ids == expected and len(ids) > 500
     assert tables == {"interactions"}  # the README's `select`
     assert stored == (api.record(api.by_id[min(ids)])["updated_at"],)  # the same instant, on a New York server
