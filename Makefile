@@ -12,6 +12,10 @@ FAKESNOW      := $(FAKESNOW_VENV)/bin/fakesnow
 DLT_VENV := .venv-dlt
 DLT      := $(DLT_VENV)/bin/dlt
 
+# Dagster (orchestrate/, sharded runs) in a venv of its own, for tests/test_orchestrate.py and `make bench`.
+DAGSTER_VENV := .venv-dagster
+DAGSTER      := $(DAGSTER_VENV)/bin/dagster
+
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
 MELTANO_STAMP := .meltano/.installed
@@ -38,18 +42,23 @@ $(DLT): | $(STAMP)
 	$(BIN)/uv venv -q $(DLT_VENV) --python $(BIN)/python
 	VIRTUAL_ENV=$(DLT_VENV) $(BIN)/uv pip install -q 'dlt[duckdb,postgres]==1.31.0' duckdb==1.2.2
 
+$(DAGSTER): orchestrate/requirements.txt | $(STAMP)
+	$(BIN)/uv venv -q $(DAGSTER_VENV) --python $(BIN)/python
+	VIRTUAL_ENV=$(DAGSTER_VENV) $(BIN)/uv pip install -q -r orchestrate/requirements.txt
+
 $(MELTANO_STAMP): $(MELTANO) meltano.yml
 	$(MELTANO) install
 	touch $@
 
-install: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
+install: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW) $(DAGSTER)
 
-lint: $(STAMP)
-	$(BIN)/ruff check tap_liine tests scripts benchmarks
-	$(BIN)/ruff format --check tap_liine tests scripts benchmarks
+lint: $(STAMP) $(DAGSTER)
+	$(BIN)/ruff check tap_liine tests scripts benchmarks orchestrate
+	$(BIN)/ruff format --check tap_liine tests scripts benchmarks orchestrate
 	$(BIN)/mypy tap_liine
+	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestrate/liine_orchestrate
 
-unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
+unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW) $(DAGSTER)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The whole suite: lint, then every test (end-to-end ones included).
@@ -62,7 +71,7 @@ demo: $(STAMP) $(MELTANO_STAMP)
 # The tap alone: throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential
 # vs concurrent with 150 ms per response. Then end to end: `meltano run tap-liine <loader>`
 # into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about an hour in all).
-bench: $(STAMP) $(MELTANO_STAMP) $(DLT)
+bench: $(STAMP) $(MELTANO_STAMP) $(DLT) $(DAGSTER)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
 	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
@@ -80,4 +89,4 @@ sandbox: $(STAMP)
 	$(BIN)/tap-liine-sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) $(DLT_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) $(DLT_VENV) $(DAGSTER_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache
