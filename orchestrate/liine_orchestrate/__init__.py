@@ -1,5 +1,4 @@
-"""Dagster orchestration of tap-liine: the practices split into shards, each its own `meltano run`."""
+"""Dagster orchestration of tap-liine: the practices split into shards, each its own `meltano run`.
 
-from liine_orchestrate.definitions import defs
-
-__all__ = ["defs"]
+The code location is `liine_orchestrate.definitions`; `python -m liine_orchestrate.practices` shows the split.
+"""

@@ -100,8 +100,8 @@ def load(path: Path | None = None) -> Practices:
         msg = f"Cannot read the practices file {path}: {error}."
         raise PracticesError(msg) from None
     if not isinstance(raw, dict):
-        kind = type(raw).__name__
-        msg = f"The practices file {path} must hold settings (`shards`, `loader`, `customer_ids`, ...), not a {kind}."
+        held = "nothing" if raw is None else f"a {type(raw).__name__}"
+        msg = f"The practices file {path} must hold settings (`shards`, `loader`, `customer_ids`, ...), not {held}."
         raise PracticesError(msg)
     try:
         practices = Practices.model_validate(raw)
@@ -117,3 +117,16 @@ def load(path: Path | None = None) -> Practices:
     if "/" in meltano:  # a path rather than a command on PATH
         meltano = str(folder / meltano)
     return practices.model_copy(update={"meltano_project": folder / practices.meltano_project, "meltano": meltano})
+
+
+def main() -> None:
+    """Show the shards the practices file makes (their state id suffixes and ids), or what is wrong with it."""
+    try:
+        practices = load()
+    except PracticesError as error:
+        raise SystemExit(str(error)) from None
+    print(json.dumps({shard.name: shard.ids for shard in practices.split()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
