@@ -70,12 +70,14 @@ demo: $(STAMP) $(MELTANO_STAMP)
 
 # The tap alone: throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential
 # vs concurrent with 150 ms per response. Then end to end: `meltano run tap-liine <loader>`
-# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about an hour in all).
+# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer; last orchestrate/'s
+# sharded runs with 1, 2 and 4 shards (about an hour and a half in all).
 bench: $(STAMP) $(MELTANO_STAMP) $(DLT) $(DAGSTER)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
 	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
 	$(BIN)/python -m benchmarks.pipelines --scale 200000 --repeat 3
+	$(BIN)/python -m benchmarks.shards --scale 200000 --shards 1,2,4 --repeat 3
 
 # The wheel and sdist in dist/, and dist/tap-liine.yml (the Hub definition, pip_url = that
 # wheel) for `meltano add extractor tap-liine --from-ref .../dist/tap-liine.yml`.
