@@ -8,6 +8,7 @@ Warnings about data that may be missing also go through here, once each.
 
 from __future__ import annotations
 
+import decimal
 import logging
 import threading
 import typing as t
@@ -47,8 +48,8 @@ def as_count(value: t.Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)  # bodies are decoded with decimals as Decimal (http.py)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None

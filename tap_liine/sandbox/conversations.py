@@ -19,12 +19,13 @@ import threading
 import time
 import typing as t
 
+import msgspec
 import orjson
 
 from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
 from tap_liine.sandbox.liine_data import ANCHOR, NAMES
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import Request, Response, TokenExpired
+from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
@@ -97,7 +98,7 @@ class ConversationsApi:
                 items.append(self._new_conversation(self._next_id, location, max_messages))
                 self._next_id += 1
             self.conversations[location] = items if location not in empty_locations else []
-        self._change_later: list[tuple[int, list[int]]] = []  # (requests to wait, conversation ids)
+        self._later = ChangesLater(self.add_messages)  # `conversations/add-messages-later`
 
     # ----- data ---------------------------------------------------------------------
 
@@ -215,7 +216,7 @@ class ConversationsApi:
         if query.subdomain != self.subdomain or query.location_id not in self.conversations:
             # This API reports scope errors in the envelope, with a 200 status.
             return _envelope(200, None, "Institution or location not found", [f"location_id {query.location_id}"])
-        self._change_when_due()
+        self._later.request_arrived()
         with self._lock:
             if query.page >= 2 and self._churn_left[query.location_id]:
                 self._churn(query)
@@ -229,22 +230,39 @@ class ConversationsApi:
             ]
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
-            data = [self.conversation_body(c, self._messages_of(query, c)) for c in page]
+            data = [self.served(self.conversation_body(c, self._messages_of(query, c))) for c in page]
         count: t.Any = {"total": len(matching), "missing": None, "string": str(len(matching)), "page": len(page)}[
             self.readings["conversations.count"]
         ]
         envelope = _envelope(200, data, "Conversations", [], count=count)
         if self.readings["conversations.numbers"] == "strings":
-            envelope.body = orjson.dumps(_stringified(orjson.loads(envelope.body)))
+            envelope.body = ENCODER.encode(_stringified(msgspec.json.decode(envelope.body)))
         return envelope
 
-    def _change_when_due(self) -> None:
-        """Messages planned with `conversations/add-messages-later`: added while a client pages."""
-        with self._lock:
-            due = [ids for wait, ids in self._change_later if wait <= 0]
-            self._change_later = [(wait - 1, ids) for wait, ids in self._change_later if wait > 0]
-        for ids in due:
-            self.add_messages(ids)
+    def served(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+        """A conversation as this reading of the API writes it (a copy: what is stored stays as generated)."""
+        precision = self.readings["conversations.precision"] == "beyond-int64"
+        nested = self.readings["conversations.sender_info"] == "nested"
+        local = self.readings["conversations.offsets"] == "local"
+        if not (precision or nested or local):
+            return body
+        body = {**body, "patient": dict(body["patient"])}
+        if local:
+            _local_times(body, "created_at", "updated_at")
+            _local_times(body["patient"], "created_at", "updated_at", "last_sync_time")
+        messages = []
+        for original in body.get("messages") or []:
+            message = dict(original)
+            if precision and message["id"] % 3 == 0:
+                message["sms_msg_id"] = 2**64 + message["id"]
+            if nested:
+                message["sender_info"] = _nested_sender_info(message["sender_info"])
+            if local:
+                _local_times(message, "created_at", "updated_at", "attachment_updated_at")
+            messages.append(message)
+        if "messages" in body:
+            body["messages"] = messages
+        return body
 
     def add_messages(self, conversation_ids: t.Iterable[int]) -> list[int]:
         """A new message in each of these conversations, now (which updates the conversation)."""
@@ -301,8 +319,7 @@ class ConversationsApi:
         if name == "conversations/add-messages-later" and request.method == "POST":
             # {"conversation_ids": [...], "after": N}: when the N+1-th conversations request from now arrives.
             spec = request.json() or {}
-            with self._lock:
-                self._change_later.append((int(spec.get("after", 0)), list(spec.get("conversation_ids", []))))
+            self._later.plan(int(spec.get("after", 0)), list(spec.get("conversation_ids", [])))
             return Response.json(200, {"ok": True})
         if name == "conversations/stats":
             return Response.json(200, {"logins": self.logins})
@@ -338,6 +355,28 @@ def _stringified(value: t.Any) -> t.Any:
     if isinstance(value, list):
         return [_stringified(v) for v in value]
     return value
+
+
+PRACTICE_OFFSET = dt.timezone(dt.timedelta(hours=-5))
+
+
+def _local_times(row: dict[str, t.Any], *fields: str) -> None:
+    """`conversations.offsets=local`: these date-times at the practice's offset, to the millisecond."""
+    for field in fields:
+        if row.get(field):
+            moment = dt.datetime.fromisoformat(row[field].replace("Z", "+00:00"))
+            row[field] = moment.astimezone(PRACTICE_OFFSET).isoformat(timespec="milliseconds")
+
+
+def _nested_sender_info(flat: dict[str, t.Any]) -> dict[str, t.Any]:
+    """`conversations.sender_info=nested`: each field an object, as the document's sample shows."""
+    first, _, last = (flat.get("name") or "").partition(" ")
+    return {
+        "name": {"value": {"first": first, "last": last}, "aliases": [flat.get("name"), None]},
+        "image": {"value": flat.get("image")},
+        "meta_type": {"value": flat.get("meta_type")},
+        "user_id": {"value": flat.get("user_id")},
+    }
 
 
 def _b64(raw: bytes) -> str:

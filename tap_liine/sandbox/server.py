@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import socket
 import threading
 import time
@@ -16,10 +17,13 @@ import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import orjson
 
 from tap_liine.sandbox.readings import Readings
 
+# What the simulated APIs write: Decimals as JSON numbers, integers of any size (orjson stops at 64 bits).
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 FAULT_KINDS = ("429", "500", "502", "503", "503html", "truncated", "reset", "expire")
 
 
@@ -57,7 +61,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: t.Any, **headers: str) -> Response:
-        return cls(status, orjson.dumps(payload), dict(headers))
+        return cls(status, ENCODER.encode(payload), dict(headers))
 
 
 Handler = t.Callable[[Request], Response]
@@ -108,6 +112,76 @@ def parse_faults(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+@dataclasses.dataclass
+class Maintenance:
+    """From the `after`+1-th API request on, every request (logins included) is answered 503
+    with `Retry-After` (the whole seconds left) until `seconds` have passed since the first."""
+
+    seconds: float = 0.0
+    after: int = 0
+    _seen: int = 0
+    _ends: float | None = None
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def retry_after(self) -> int | None:
+        """Seconds to announce if this request falls in the window; None when it does not."""
+        if self.seconds <= 0:
+            return None
+        with self._lock:
+            self._seen += 1
+            now = time.monotonic()
+            if self._seen <= self.after:
+                return None
+            if self._ends is None:
+                self._ends = now + self.seconds
+            if now >= self._ends:
+                return None
+            return math.ceil(self._ends - now)
+
+
+@dataclasses.dataclass
+class Hold:
+    """API requests after the first `after` wait until released (or the server stops): a run
+    caught mid-way at a point of the test's choosing."""
+
+    after: int | None = None
+    _seen: int = 0
+    _released: threading.Event = dataclasses.field(default_factory=threading.Event)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def wait_if_held(self) -> None:
+        if self.after is None:
+            return
+        with self._lock:
+            self._seen += 1
+            held = self._seen > self.after
+        if held:
+            self._released.wait(timeout=120)
+
+    def release(self) -> None:
+        self._released.set()
+
+
+class ChangesLater:
+    """Changes a test plans for the N+1-th request to an API from now: made while a client pages."""
+
+    def __init__(self, change: t.Callable[[list[int]], object]) -> None:
+        self._change = change
+        self._planned: list[tuple[int, list[int]]] = []  # (requests to wait, ids)
+        self._lock = threading.Lock()
+
+    def plan(self, after: int, ids: list[int]) -> None:
+        with self._lock:
+            self._planned.append((after, ids))
+
+    def request_arrived(self) -> None:
+        with self._lock:
+            due = [ids for wait, ids in self._planned if wait <= 0]
+            self._planned = [(wait - 1, ids) for wait, ids in self._planned if wait > 0]
+        for ids in due:
+            self._change(ids)
+
+
 class SandboxServer:
     """Owns the HTTP server thread and the shared settings of every simulated API."""
 
@@ -120,17 +194,29 @@ class SandboxServer:
         latency_ms: float = 0.0,
         faults: FaultSchedule | None = None,
         readings: t.Mapping[str, str] | None = None,
+        maintenance: Maintenance | None = None,
+        clock_skew: float = 0.0,
     ) -> None:
         self.apis = list(apis)
         self.latency_ms = latency_ms
         self.faults = faults or FaultSchedule()
+        self.maintenance = maintenance or Maintenance()
+        self.hold = Hold()
+        self.clock_skew = clock_skew  # seconds the server's clock (its Date header) is off
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         self.request_log: list[tuple[str, str]] = []
-        # (arrival, path, status) of every API request, and the most handled at once.
+        # (arrival, path and query, status) of every API request, and the most handled at once.
         self.timeline: list[tuple[float, str, int]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
         self._flight_lock = threading.Lock()
+        # `/_sandbox/gather`: requests whose path and query contain a text are held until this
+        # many are in flight at once (then never again): a test sees the client's concurrency
+        # whatever the machine's load.
+        self.gather: dict[str, t.Any] = {}
+        self.gathered = False
+        self._gathering_now = 0
+        self._gathering = threading.Condition(self._flight_lock)
         # Responses forced on requests whose path and query contain a text (tests' failures).
         self.forced: list[dict[str, t.Any]] = []
         self._routes: list[tuple[str, str, Handler, ErrorBody]] = []
@@ -157,6 +243,7 @@ class SandboxServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        self.hold.release()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -171,6 +258,21 @@ class SandboxServer:
             if route_method == method and (path == prefix or path.startswith(prefix)):
                 return handler, error_body
         return None
+
+    def arrive(self, path_and_query: str) -> None:
+        """One more request in flight; while gathering, wait (at most 30 s) until enough are."""
+        with self._gathering:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if not self.gather or self.gathered or self.gather["contains"] not in path_and_query:
+                return
+            self._gathering_now += 1
+            self.gathered = self._gathering_now >= self.gather["in_flight"]
+            if self.gathered:
+                self._gathering.notify_all()
+            else:
+                self._gathering.wait_for(lambda: self.gathered, timeout=30)
+            self._gathering_now -= 1
 
     def take_forced(self, path_and_query: str) -> dict[str, t.Any] | None:
         """The forced response for this request, if one is due (each is used `times` times)."""
@@ -200,11 +302,33 @@ class SandboxServer:
             return Response.json(200, {"ok": True})
         if name == "faults":
             return Response.json(200, self.faults.injected)
+        if name == "maintenance" and request.method == "POST":
+            # {"seconds": 1.5, "after": 10}: a maintenance window from the 11th API request on
+            spec = request.json() or {}
+            self.maintenance = Maintenance(seconds=float(spec.get("seconds", 0)), after=int(spec.get("after", 0)))
+            return Response.json(200, {"ok": True})
+        if name == "hold" and request.method == "POST":
+            # {"after": 3}: API requests after the third wait; {"release": true} lets them go
+            spec = request.json() or {}
+            if spec.get("release"):
+                self.hold.release()
+            else:
+                self.hold = Hold(after=int(spec.get("after", 0)))
+            return Response.json(200, {"ok": True})
         if name == "requests":
             return Response.json(200, [list(r) for r in self.request_log])
+        if name == "gather" and request.method == "POST":
+            with self._flight_lock:  # {"in_flight": 3, "contains": "/interactions?"}
+                self.gather, self.gathered = {"contains": "", **(request.json() or {})}, False
+            return Response.json(200, {"ok": True})
         if name == "timeline":
             return Response.json(
-                200, {"requests": [list(r) for r in self.timeline], "peak_in_flight": self.peak_in_flight}
+                200,
+                {
+                    "requests": [list(r) for r in self.timeline],
+                    "peak_in_flight": self.peak_in_flight,
+                    "gathered": self.gathered,
+                },
             )
         for api in self.apis:
             answer = api.admin(name, request)
@@ -223,6 +347,10 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: t.Any) -> None:
             """Quiet: tests and benchmarks read stdout."""
 
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The `Date` header, by the server's clock (`clock_skew` seconds off ours)."""
+            return super().date_time_string((time.time() if timestamp is None else timestamp) + server.clock_skew)
+
         def _dispatch(self) -> None:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -238,15 +366,13 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 return
             server.request_log.append((request.method, self.path))
             arrived = time.monotonic()
-            with server._flight_lock:
-                server.in_flight += 1
-                server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+            server.arrive(self.path)
             try:
                 response = self._answer(request)
             finally:
                 with server._flight_lock:
                     server.in_flight -= 1
-            server.timeline.append((arrived, request.path, response.status if response else 0))
+            server.timeline.append((arrived, self.path, response.status if response else 0))
             if response is None:
                 self._reset()
             else:
@@ -256,10 +382,15 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             """The API's response, faults applied; None for a connection reset."""
             if server.latency_ms:
                 time.sleep(server.latency_ms / 1000)
+            server.hold.wait_if_held()
             route = server.route(request.method, request.path)
             if route is None:
                 return Response.json(404, {"detail": "Not found."})
             handler, error_body = route
+            maintenance = server.maintenance.retry_after()
+            if maintenance is not None:
+                body = error_body(503, "Down for maintenance; back shortly.")
+                return Response.json(503, body, **{"Retry-After": str(maintenance)})
             forced = server.take_forced(self.path)
             if forced is not None:
                 headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}
