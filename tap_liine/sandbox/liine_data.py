@@ -207,8 +207,21 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
         "provider_names": rng.sample(PROVIDERS, rng.randint(1, 2)) if has_appt else None,
         "appointment_location": rng.choice(LOCATIONS) if has_appt else None,
         "appointment_status": maybe(rng.choice(APPOINTMENT_STATUSES)) if has_appt else None,
-        # Revenue: cents-exact dollars, sometimes large.
-        "revenue": rng.randint(0, 5_000_000) / 100 if has_appt else None,
+        # Revenue: a booked treatment's worth, $150 to $8,000, cents-exact (quirky() sends huge ones).
+        "revenue": rng.randint(15_000, 800_000) / 100 if has_appt else None,
+    }
+
+
+PLANTED = "zqx"  # in every protected value when planted: no hash (hex digits) can contain it
+
+
+def planted(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
+    """Distinctive caller details, for tests that no protected value goes where it must not."""
+    return {
+        **record,
+        "name": f"{PLANTED} Caller {row.id}",
+        "email": f"{PLANTED}.{row.id}@example.com",
+        "phone_number": f"+1919{PLANTED}{row.id}",
     }
 
 
