@@ -12,7 +12,9 @@ checks the first. Otherwise another pass reads the list again, up to `max_passes
 that a warning names the location and how many rows may be missing.
 
 The end of a pass is an empty page, or `count` rows received when `count` is a total; a
-page shorter than `per_page` is not an end, as a server may cap `per_page` silently.
+page shorter than `per_page` is not an end, as a server may cap `per_page` silently. A page
+number the server refuses (Django REST framework answers 404 "Invalid page." past the last)
+ends the pass like an empty page, but only after pages of that pass had rows.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
         self._probe_rows: list[dict[str, t.Any]] = []
         self._doubts: list[str] = []
         self._done = False
+        self._refused = False  # the server refused the current page number as past the last
 
     @property
     def emitted(self) -> int:
@@ -105,6 +108,9 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
             self._probe_rows = rows
             return self._fresh(rows)
         current = self._pass
+        if self._refused:  # the end of the pass; the refusal says nothing about `count`
+            self._refused, self._finished_pass, current.previous_page = False, True, []
+            return []
         ids = [row.get("id") for row in rows]
         if rows and ids == current.previous_page:
             msg = (
@@ -137,6 +143,13 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
             current.count_trusted and current.count is not None and len(current.ids) >= current.count
         )
         return self._fresh(rows)
+
+    def past_the_last(self) -> bool:
+        """The server refused the current page number: True (the end of the pass) when earlier pages
+        of this pass had rows; False on a first page or a probe, where it proves nothing."""
+        token = self.current_value
+        self._refused = token.probe_since is None and token.number > 1 and self._pass.pages_with_rows > 0
+        return self._refused
 
     def _fresh(self, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         fresh = [row for row in rows if row.get("id") not in self._emitted]

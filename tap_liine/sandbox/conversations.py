@@ -230,6 +230,9 @@ class ConversationsApi:
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
             data = [self.conversation_body(c, self._messages_of(query, c)) for c in page]
+        refusal = self.readings["conversations.past_last_page"]
+        if not page and query.page > 1 and refusal != "empty":  # page 1 may be empty, as in DRF
+            return Response.json(int(refusal), {"detail": "Invalid page."})
         count: t.Any = {"total": len(matching), "missing": None, "string": str(len(matching)), "page": len(page)}[
             self.readings["conversations.count"]
         ]

@@ -46,6 +46,7 @@ class InteractlyStream(TapStream):
     state_partitioning_keys = ("integration_id", "appointment_type")
     paged_lists: t.ClassVar[dict[str, Weight]] = {}
     margin = dt.timedelta(0)  # asked before and after each window
+    empty_page: t.ClassVar[t.Any] = {"overview": {}}
 
     @property
     def url_base(self) -> str:
