@@ -12,11 +12,14 @@ from __future__ import annotations
 import collections
 import dataclasses
 import logging
+import re
 import threading
 import typing as t
 
 MAX_SHOWN = 20  # distinct warnings listed; more are counted
 MAX_WIDTH = 240  # a listed message is clipped to this many characters
+# Messages alike but for their numbers and their parenthesised details (partition, try) are one warning.
+_DETAILS = re.compile(r"\([^()]*\)|\d+(?:\.\d+)?")
 
 
 @dataclasses.dataclass
@@ -35,7 +38,7 @@ class Tally:
 
 
 class WarningsSeen(logging.Handler):
-    """Counts the WARNING and ERROR lines of the tap's loggers by message, keeping the first of each."""
+    """Counts the WARNING and ERROR lines of the tap's loggers by kind, keeping the first of each."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
@@ -43,10 +46,10 @@ class WarningsSeen(logging.Handler):
         self.first: dict[str, str] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        template = str(record.msg)
-        self.counts[template] += 1
-        if template not in self.first:
-            self.first[template] = record.getMessage()
+        message = record.getMessage()
+        kind = _DETAILS.sub("#", message)
+        self.counts[kind] += 1
+        self.first.setdefault(kind, message)
 
 
 class RunSummary:
