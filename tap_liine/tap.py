@@ -27,7 +27,7 @@ from tap_liine.streams.conversations import ConversationMessagesStream, Conversa
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
 from tap_liine.summary import RunSummary
-from tap_liine.writer import TapWriter
+from tap_liine.writer import BufferedRecords, TapWriter
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -100,6 +100,9 @@ class TapLiine(Tap):
         finally:
             if failed:
                 self.state_pacer.flush()
+            if isinstance(self.message_writer, BufferedRecords):
+                # Records after the last STATE (one the SDK skips as unchanged) go out now, not at exit.
+                self.message_writer.flush()
             self.summary.log(self.resources.observations.noticed, failed=failed)
 
     def discover_streams(self) -> list[Stream]:
