@@ -47,7 +47,7 @@ def check_state(state: TapState, streams: t.Mapping[str, Stream], now: dt.dateti
             problems.append(f"The state of stream `{name}` must be an object; it is {_kind(stream_state)}.")
             continue
         configured = _configured_partitions(stream, streams)
-        _spread_stream_bookmark(name, stream_state, configured, problems, logger)
+        _spread_stream_bookmark(stream, stream_state, configured, problems, logger)
         for partition in stream_state.get(PARTITIONS) or []:
             problems += _check_partition(name, partition, configured, now, logger)
     if problems:
@@ -67,7 +67,7 @@ def _configured_partitions(stream: Stream, streams: t.Mapping[str, Stream]) -> l
 
 
 def _spread_stream_bookmark(
-    name: str,
+    stream: Stream,
     stream_state: dict[str, t.Any],
     configured: list[dict[str, t.Any]],
     problems: list[str],
@@ -76,16 +76,16 @@ def _spread_stream_bookmark(
     """A bookmark for the whole stream becomes the bookmark of each partition without one."""
     if REPLICATION_VALUE not in stream_state or not configured:
         return  # no partition to apply it to: kept for a run that has some
-    value = stream_state[REPLICATION_VALUE]
+    name, value = stream.name, stream_state[REPLICATION_VALUE]
     if parse_moment(value) is None:
         problems.append(f"The bookmark of stream `{name}` ({value!r}) is {_unreadable(value)}.")
         return
     own = {_key(p.get("context")) for p in stream_state.get(PARTITIONS) or [] if isinstance(p, dict)}
     missing = [context for context in configured if _key(context) not in own]
-    key = stream_state.pop(REPLICATION_KEY, None)
+    stream_state.pop(REPLICATION_KEY, None)  # another variant may have named it differently
     stream_state.pop(REPLICATION_VALUE)
     stream_state.setdefault(PARTITIONS, []).extend(
-        {"context": context, REPLICATION_KEY: key, REPLICATION_VALUE: value} for context in missing
+        {"context": context, REPLICATION_KEY: stream.replication_key, REPLICATION_VALUE: value} for context in missing
     )
     logger.info(
         "The state holds one bookmark for the whole stream `%s` (%s); it is applied to %s.",
