@@ -1,9 +1,12 @@
 """Write tap-liine's Meltano Hub definition and the plugin definitions in meltano.yml, from `--about`.
 
-- hub/_data/meltano/extractors/tap-liine/tap-liine.yml: as the Hub's `hub-utils update-definition`
-  writes it: settings, capabilities and Python versions from `tap-liine --about --format=json`
-  through the Hub's own parser (scripts/hub_utils, vendored), the per-plugin overrides the
-  Hub keeps (`OVERRIDES`), and the Hub's formatting (sorted keys, settings and capabilities).
+- hub/_data/meltano/extractors/tap-liine/tap-liine.yml: in the form the Hub's own tool
+  (`hub-utils update-definition`) gives a definition: settings, capabilities and Python
+  versions from `tap-liine --about --format=json` (each nested setting under its dotted
+  name, a string whose name says password/id/token/key/secret as a secret, as the Hub reads
+  them), and the Hub's formatting (keys, settings and capabilities sorted).
+  tests/test_plugin_definitions.py checks it with the Hub's own schemas, yamllint rules and
+  CI scripts, in place in ../shared/meltano-hub.
 - meltano.yml: the tap-liine extractor (same settings) and every loader (settings from the
   loader's own `--about`, when installed) in the form Meltano itself writes, so that
   `meltano config set` changes only the lines it must.
@@ -16,15 +19,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import typing as t
 from pathlib import Path
 
 from ruamel.yaml import YAML
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hub_utils.meltano_util import MeltanoUtil, fix_arrays, fix_yaml_dict_format
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_FILE = ROOT / "hub" / "_data" / "meltano" / "extractors" / "tap-liine" / "tap-liine.yml"
@@ -42,6 +43,11 @@ PLUGIN_KEYS = ("name", "inherit_from", "namespace", "variant", "pip_url", "execu
                "settings_group_validation", "settings", "env", "config", "select")  # fmt: skip
 SETTING_KEYS = ("name", "aliases", "env", "kind", "value", "label", "documentation", "description", "tooltip",
                 "options", "placeholder", "hidden", "sensitive")  # fmt: skip
+# How the Hub spells words of a label made from a setting's name.
+LABEL_WORDS = {"Id": "ID", "Ids": "IDs", "Url": "URL", "Api": "API", "Ssl": "SSL", "Ssh": "SSH", "Gzip": "GZIP",
+               "Jsonl": "JSONL", "Sqlalchemy": "SQLAlchemy", "Oauth": "OAuth", "Aws": "AWS",
+               "Db": "Database"}  # fmt: skip
+SECRET_WORDS = ("password", "id", "token", "key", "secret")
 
 
 def about(executable: list[str]) -> dict[str, t.Any]:
@@ -49,16 +55,71 @@ def about(executable: list[str]) -> dict[str, t.Any]:
     return t.cast("dict[str, t.Any]", json.loads(out.stdout))
 
 
+def label(name: str) -> str:
+    words = name.replace("_", " ").replace("-", " ").replace(".", " ").split()
+    return " ".join(LABEL_WORDS.get(word.title(), word.title()) for word in words)
+
+
+def _leaves(schema: dict[str, t.Any], prefix: str = "") -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+    """Each setting under its dotted name; an object with properties is a group, stream_maps one setting."""
+    for key, sub in schema.get("properties", {}).items():
+        if sub.get("properties") and key != "stream_maps":
+            yield from _leaves(sub, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", sub
+
+
+def _alternatives(schema: dict[str, t.Any]) -> list[dict[str, t.Any]]:
+    return t.cast("list[dict[str, t.Any]]", schema.get("oneOf") or schema.get("anyOf") or [])
+
+
+def _kind(name: str, schema: dict[str, t.Any]) -> str:
+    types: list[str] = []  # its own type(s), else its alternatives' (e.g. a string or a list of them)
+    for declared in [schema.get("type")] if schema.get("type") else [alt.get("type") for alt in _alternatives(schema)]:
+        types += [kind for kind in ([declared] if isinstance(declared, str) else declared or []) if kind != "null"]
+    kind = types[0] if len(set(types)) == 1 else "array" if "array" in types else "string"
+    if name == "stream_maps":
+        return "object"
+    if kind == "number":
+        return "decimal"
+    if kind != "string":
+        return str(kind)
+    if schema.get("format") in ("date-time", "date") or name in ("start_date", "end_date"):
+        return "date_iso8601"
+    if schema.get("secret") or name in SECRETS or any(word in name.lower() for word in SECRET_WORDS):
+        return "password"
+    return "options" if schema.get("enum") else "string"
+
+
 def hub_settings(info: dict[str, t.Any]) -> tuple[list[dict[str, t.Any]], list[str], list[str] | None]:
-    """Settings, capabilities and Python versions as the Hub derives them, with the Hub-style overrides."""
-    settings, _, capabilities, pythons = MeltanoUtil._parse_sdk_about_settings(info)
-    numbers = {name for name, schema in info["settings"]["properties"].items() if "number" in schema.get("type", [])}
-    for setting in settings:
-        if setting["name"] in numbers:
-            setting["kind"] = "decimal"  # the parser's known TODO: numbers are not integers
-        if setting["name"] in SECRETS and setting["kind"] == "string":
-            setting["kind"], setting["sensitive"] = "password", True
-    return settings, capabilities or [], pythons
+    """Settings, capabilities and the "3.x" Python versions of an SDK plugin's --about, as the Hub lists them."""
+    settings = []
+    for name, schema in _leaves(info["settings"]):
+        kind = _kind(name, schema)
+        setting = {
+            "name": name,
+            "label": schema.get("title") or label(name),
+            "description": schema.get("description") or "",
+            "kind": kind,
+        }
+        if kind == "options":
+            setting["options"] = [{"label": label(value), "value": value} for value in schema["enum"]]
+        if schema.get("default") is not None and kind != "date_iso8601":
+            setting["value"] = schema["default"]
+        if kind == "password":
+            setting["sensitive"] = True
+        settings.append(setting)
+    pythons = [v for v in info.get("supported_python_versions") or [] if re.fullmatch(r"3\.\d+", v)]
+    return settings, info.get("capabilities") or [], pythons or None
+
+
+def _sorted(value: t.Any) -> t.Any:
+    """The Hub's formatting: every mapping's keys sorted, nested too."""
+    if isinstance(value, dict):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(item) for item in value]
+    return value
 
 
 def hub_definition(info: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -75,16 +136,16 @@ def hub_definition(info: dict[str, t.Any]) -> dict[str, t.Any]:
         "pip_url": "tap-liine",
         "executable": "tap-liine",
         "maintenance_status": "active",
-        "quality": MeltanoUtil.get_quality("tap-liine", True, 0, "high"),
+        "quality": "silver",  # what the Hub rates a community SDK tap with responsive maintainers
         "keywords": ["meltano_sdk", "marketing attribution", "healthcare", "dental", "call tracking"],
-        "capabilities": capabilities,
-        "settings_group_validation": GROUPS,
-        "settings": settings,
+        "capabilities": sorted(capabilities),
+        "settings_group_validation": [sorted(group) for group in GROUPS],
+        "settings": sorted(settings, key=lambda setting: setting["name"]),
         "supported_python_versions": pythons,
         "log_parser": "singer-sdk",  # what hub-utils adds for SDK taps with structured logging
         "select": ["*.*"],
     }
-    return fix_yaml_dict_format(fix_arrays(definition))
+    return t.cast("dict[str, t.Any]", _sorted(definition))
 
 
 def meltano_setting(setting: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -18,7 +18,7 @@ from singer_sdk.exceptions import RetriableAPIError
 
 from tap_liine.errors import LoginError, RateLimited, api_message
 from tap_liine.gate import retry_after
-from tap_liine.windows import parse_datetime
+from tap_liine.instants import parse_datetime
 
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -42,7 +42,6 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         self._expires_at = 0.0
         self._renew_at = 0.0
         self._refusal: LoginError | None = None  # a refused login is not tried again by other threads
-        self.logins = 0
 
     @abc.abstractmethod
     def exchange(self) -> tuple[str, float]:
@@ -64,7 +63,6 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
                     raise
                 lifetime = max(0.0, self._expires_at - time.time())
                 self._renew_at = self._expires_at - min(RENEW_MARGIN_SECONDS, lifetime / 10)
-                self.logins += 1
             return self._header_value
 
     def invalidate(self, rejected_header: str | None) -> None:

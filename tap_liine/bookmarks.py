@@ -23,22 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from tap_liine.instants import read_datetime
 from tap_liine.windows import Window
 
 BACKFILL = "backfill"
 REPLICATION_KEY = "replication_key"
 REPLICATION_VALUE = "replication_key_value"
-
-
-def parse_moment(value: t.Any) -> dt.datetime | None:
-    """An ISO-8601 date-time (or date) as an aware datetime (UTC when it has no offset); None if unreadable."""
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class Newest:
@@ -57,7 +47,7 @@ class Newest:
 
     def value(self) -> tuple[str, dt.datetime] | None:
         """The newest value as given, and as a moment; None when none was readable."""
-        moments = [(text, moment) for text in self._by_shape.values() if (moment := parse_moment(text))]
+        moments = [(text, moment) for text in self._by_shape.values() if (moment := read_datetime(text))]
         return max(moments, key=lambda pair: pair[1], default=None)
 
 
@@ -109,7 +99,7 @@ class Backfill:
 
     @property
     def started(self) -> dt.datetime | None:
-        return parse_moment(self._state.get(BACKFILL, {}).get("started"))
+        return read_datetime(self._state.get(BACKFILL, {}).get("started"))
 
     @property
     def done_through(self) -> dt.date | None:

@@ -35,8 +35,6 @@ class RequestGate:
         self._next_start = 0.0
         self._paused_until = 0.0
         self._failure: BaseException | None = None
-        self.in_flight = 0
-        self.peak_in_flight = 0
 
     @property
     def failure(self) -> BaseException | None:
@@ -65,8 +63,6 @@ class RequestGate:
                     wait = max(self._paused_until, self._next_start) - now
                     if wait <= 0:
                         self._next_start = now + self._interval
-                        self.in_flight += 1
-                        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
                         return self
                 time.sleep(min(wait, _POLL))
         except BaseException:
@@ -74,8 +70,6 @@ class RequestGate:
             raise
 
     def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.in_flight -= 1
         self._slots.release()
 
     def _raise_if_failed(self) -> None:

@@ -1,4 +1,7 @@
-"""Date-times with a UTC offset other than zero are emitted as the same instant in UTC.
+"""Date-times: the tap's one parser, and offsets other than zero emitted as the same instant in UTC.
+
+`parse_datetime` reads every date-time the tap meets (settings, API values, state), with
+pendulum: ISO 8601 / RFC 3339, a date alone as its midnight, no offset read as UTC.
 
 Loaders that hand a date-time to the warehouse as text drop its offset when the column is a
 `timestamp` without time zone: target-postgres with `use_copy` and with BATCH files, so
@@ -19,7 +22,27 @@ import typing as t
 
 import pendulum
 
-from tap_liine.windows import parse_datetime
+
+def parse_datetime(value: str) -> dt.datetime:
+    """An ISO-8601 date or date-time as an aware datetime (UTC when no offset is given); ValueError if not one."""
+    moment = pendulum.parse(value, exact=True)
+    if isinstance(moment, dt.datetime):
+        return moment
+    if isinstance(moment, dt.date):
+        return pendulum.datetime(moment.year, moment.month, moment.day)
+    msg = f"not a date or date-time but a {type(moment).__name__.lower()}"  # a time, a duration, an interval
+    raise ValueError(msg)
+
+
+def read_datetime(value: t.Any) -> dt.datetime | None:
+    """`parse_datetime` of a value that may be absent or unreadable: None then."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_datetime(value)
+    except ValueError:
+        return None
+
 
 _OFFSET = re.compile(r"[+-]\d\d:?\d\d\Z")
 _UTC_SUFFIXES = ("Z", "z", "+00:00", "+0000", "-00:00")
@@ -29,9 +52,8 @@ def _to_utc(value: str) -> str | None:
     """`value` as a UTC instant ending in Z, or None when it is no date-time with a non-zero offset."""
     if value.endswith(_UTC_SUFFIXES) or not _OFFSET.search(value):
         return None
-    try:
-        moment = parse_datetime(value)
-    except (ValueError, pendulum.parsing.exceptions.ParserError):
+    moment = read_datetime(value)
+    if moment is None:
         return None
     return moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 

@@ -22,6 +22,7 @@ T = t.TypeVar("T")
 R = t.TypeVar("R")
 _DONE = object()
 _POLL = 0.1
+WORKER_NAME = "tap-liine-worker"  # in thread dumps and tracebacks
 
 
 def in_order(
@@ -66,7 +67,7 @@ def in_order(
         while pending and len(running) < workers:
             task = pending.popleft()
             out: queue.Queue[t.Any] = queue.Queue(maxsize=buffer)
-            threading.Thread(target=work, args=(task, out), daemon=True).start()
+            threading.Thread(target=work, args=(task, out), daemon=True, name=WORKER_NAME).start()
             running.append((task, out))
 
     def drain(out: queue.Queue[t.Any]) -> t.Iterator[R]:

@@ -1,9 +1,9 @@
 """Every place the tap relies on the Singer SDK's private surface, in one module.
 
-Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`); tests/test_sdk_seams.py fails
-loudly when an SDK upgrade changes what is relied on here. Everything else in the tap uses
-the SDK's public extension points. Three private hooks and one private attribute remain, for
-reasons no public one serves:
+Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`, the exact version pyproject.toml
+pins); tests/test_sdk_seams.py fails loudly when an SDK upgrade changes what is relied on
+here. Everything else in the tap uses the SDK's public extension points. Three private hooks,
+one private attribute and four private behaviours remain, for reasons no public one serves:
 
 - `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
   public `state_writer`). The SDK keeps it private and offers no accessor; `owner` is ours.
@@ -21,15 +21,28 @@ reasons no public one serves:
   the SDK's own `get_batches` takes them (the extension point it documents for custom
   batching gives no public way to them). Deselected properties are dropped here, as the
   RECORD path drops them; the SDK's batching keeps them.
+
+Behaviours of the SDK's internals the tap assumes (no hook overridden):
+
+- writer.py: `MsgSpecWriter.format_message` returns one module-level buffer that the SDK
+  reuses for the next message, so the tap's writer copies each line out at once; and the
+  SDK's `write_message` flushes after every message, which is why the tap's writer replaces it.
+- conversations.py, `conversation_messages` (synced once per group of conversations): the
+  SDK announces each sync in log lines starting with `SYNC_START_LINES` (`ChildSyncsQuiet`
+  drops them); a `metrics.Counter` logs and resets its count in `__exit__` (`OpenCounter`
+  keeps counting, logged once per location with `exit()`), a `metrics.Timer` logs in
+  `__exit__` (`SilentTimer` does not).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import typing as t
 from functools import cached_property
 
 import singer_sdk.singerlib as singer
+from singer_sdk import metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 if t.TYPE_CHECKING:
@@ -44,6 +57,7 @@ else:
     _StreamBase = object
 
 SDK_VERSION_CHECKED = "0.54.9"
+SYNC_START_LINES = ("Beginning sync of", "Starting incremental sync of")
 
 
 class SdkSeams(_StreamBase):
@@ -86,3 +100,22 @@ class SdkSeams(_StreamBase):
 
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         self.bookmark(latest_record, context)
+
+
+class ChildSyncsQuiet(logging.Filter):
+    """The SDK announces every sync of a child stream (one per group); one METRIC line per location is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(SYNC_START_LINES)
+
+
+class OpenCounter(metrics.Counter):
+    """Counts across every sync of a child stream; logged (`exit()`) per location, not per sync."""
+
+    def __exit__(self, *exc: object) -> None:
+        """A child sync ended; the count goes on."""
+
+
+class SilentTimer(metrics.Timer):
+    def __exit__(self, *exc: object) -> None:
+        """No timing line per sync of a child stream."""

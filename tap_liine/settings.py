@@ -43,6 +43,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "Conversations": ("conversations_api_key", "conversations_subdomain", "conversations_location_ids"),
     "Interactly": ("interactly_api_key", "interactly_integration_ids"),
 }
+# Which setting holds each API's base URL.
+API_URLS = {"Liine": "api_url", "Conversations": "conversations_api_url", "Interactly": "interactly_api_url"}
 
 
 def _setting(kind: str | dict[str, t.Any], title: str, description: str, **extra: t.Any) -> dict[str, t.Any]:
@@ -246,7 +248,6 @@ CONFIG_SCHEMA: dict[str, t.Any] = {
     "required": ["start_date"],
     "$schema": "https://json-schema.org/draft/2020-12/schema",
 }
-SECRET_SETTINGS = tuple(name for name, schema in PROPERTIES.items() if schema.get("secret"))
 
 
 def source_configured(config: t.Mapping[str, t.Any], source: str) -> bool:

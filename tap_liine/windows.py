@@ -1,12 +1,9 @@
-"""Dates: windows of whole UTC days (a first run walks `start_date` to today in them, oldest first)."""
+"""Windows of whole UTC days (a first run walks `start_date` to today in them, oldest first)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import typing as t
-
-import pendulum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,8 +21,3 @@ def day_windows(first: dt.date, last: dt.date, size_days: int) -> list[Window]:
         windows.append(Window(first, end))
         first = end + dt.timedelta(days=1)
     return windows
-
-
-def parse_datetime(value: str) -> dt.datetime:
-    """An ISO-8601 date or date-time, as an aware datetime (UTC when no offset is given)."""
-    return t.cast("dt.datetime", pendulum.parse(value))

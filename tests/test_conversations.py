@@ -7,8 +7,8 @@ import collections
 import pytest
 import requests
 
+from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.conversations import ConversationsApi
-from tap_liine.windows import parse_datetime
 from tests.helpers import run_cli, run_tap, validate_records
 
 KEY = "demo-conversations-key"

@@ -104,3 +104,17 @@ def test_the_release_workflow_publishes_on_a_version_tag() -> None:
     assert any(step.get("run") == "uv build" for step in steps)
     assert any(step.get("uses", "").startswith("pypa/gh-action-pypi-publish") for step in steps)
     assert workflow["jobs"]["publish"]["permissions"]["id-token"] == "write"
+    # Nothing is built or published unless the whole suite (CI's entry point) passed first.
+    assert workflow["jobs"]["build"]["needs"] == "test" and workflow["jobs"]["publish"]["needs"] == "build"
+    assert [step["run"] for step in workflow["jobs"]["test"]["steps"] if "run" in step][-1] == "tap-liine/.ci/run"
+
+
+def test_dbt_user_files_are_neither_committed_nor_committable() -> None:
+    profiles = ROOT / "transform" / "profiles"
+    tracked = subprocess.run(["git", "ls-files", str(profiles)], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert not [line for line in tracked.stdout.splitlines() if line.endswith(".user.yml")]
+    user_files = [str(profiles / target / ".user.yml") for target in ("duckdb", "postgres", "snowflake")]
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *user_files], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert ignored.stdout.split() == user_files

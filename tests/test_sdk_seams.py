@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+import json
+import logging
 import typing as t
 
 import pytest
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import RecordMessage
 
-from tap_liine.sdk_seams import SDK_VERSION_CHECKED, SdkSeams
+from tap_liine.sdk_seams import SDK_VERSION_CHECKED, SYNC_START_LINES, OpenCounter, SdkSeams, SilentTimer
 from tap_liine.tap import TapLiine
 from tests.helpers import liine_config, run_tap
 
@@ -26,12 +30,53 @@ HOOKS = {
 }
 
 
-def test_the_installed_sdk_is_the_version_the_seams_were_checked_against() -> None:
+def test_the_installed_and_the_required_sdk_are_the_version_the_seams_were_checked_against() -> None:
     installed = importlib.metadata.version("singer-sdk")
-    assert installed == SDK_VERSION_CHECKED, (
-        f"singer-sdk {installed} is installed; tap_liine/sdk_seams.py was checked against {SDK_VERSION_CHECKED}. "
-        "Re-read each hook it lists in the new SDK, then update SDK_VERSION_CHECKED."
+    required = [r for r in importlib.metadata.requires("tap-liine") or [] if r.startswith("singer-sdk")]
+    assert installed == SDK_VERSION_CHECKED and required == [f"singer-sdk[msgspec]=={SDK_VERSION_CHECKED}"], (
+        f"singer-sdk {installed} is installed and {required} required; tap_liine/sdk_seams.py was checked against "
+        f"{SDK_VERSION_CHECKED}. Re-read each hook and behaviour it lists in the new SDK, then update "
+        "SDK_VERSION_CHECKED and the pin in pyproject.toml together."
     )
+
+
+def test_the_msgspec_writer_reuses_its_buffer_and_flushes_every_message() -> None:
+    # writer.py copies each line out of the buffer at once, and replaces write_message.
+    writer = MsgSpecWriter()
+    first = writer.format_message(RecordMessage(stream="s", record={"id": 1}))
+    line = bytes(first)
+    second = writer.format_message(RecordMessage(stream="s", record={"id": 22}))
+    assert first is second and line == b'{"type":"RECORD","stream":"s","record":{"id":1}}\n'
+    assert "flush()" in inspect.getsource(MsgSpecWriter.write_message)
+
+
+def test_the_sdk_still_announces_each_sync_with_the_lines_the_child_stream_drops() -> None:
+    from singer_sdk.streams import _state, core
+
+    sources = inspect.getsource(core) + inspect.getsource(_state)
+    assert all(f'"{start}' in sources for start in SYNC_START_LINES), SYNC_START_LINES
+
+
+def test_counters_and_timers_log_on_exit_and_the_open_ones_do_not(caplog) -> None:
+    caplog.set_level(logging.INFO, logger=metrics.METRICS_LOGGER_NAME)
+    counter, open_counter = (kind(metrics.Metric.RECORD_COUNT, {}) for kind in (metrics.Counter, OpenCounter))
+    for _ in range(2):  # two syncs of the child stream
+        for meter in (
+            counter,
+            open_counter,
+            metrics.Timer(metrics.Metric.SYNC_DURATION),
+            SilentTimer(metrics.Metric.SYNC_DURATION),
+        ):
+            with meter:
+                if isinstance(meter, metrics.Counter):
+                    meter.increment(3)
+    logged = [json.loads(r.getMessage().removeprefix("METRIC: ")) for r in caplog.records]
+    assert [(p["type"], p["value"] if p["type"] == "counter" else "") for p in logged] == [
+        ("counter", 3), ("timer", ""), ("counter", 3), ("timer", "")
+    ]  # fmt: skip
+    caplog.clear()
+    open_counter.exit()  # once per location
+    assert [json.loads(r.getMessage().removeprefix("METRIC: "))["value"] for r in caplog.records] == [6]
 
 
 @pytest.mark.parametrize("hook", sorted(HOOKS))

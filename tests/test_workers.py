@@ -3,60 +3,110 @@
 from __future__ import annotations
 
 import json
+import queue
+import re
 import threading
 import time
+import typing as t
 
 import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.gate import RequestGate
-from tap_liine.pipeline import in_order
+from tap_liine.pipeline import WORKER_NAME, in_order
 from tap_liine.tap import TapLiine
 from tests.helpers import all_sources_config, catalog_without, liine_config, run_tap, sent
 
-LATENCY = 0.15
 
-
-def test_when_a_request_fails_for_good_the_other_workers_stop_at_once(sandbox) -> None:
-    server = sandbox(scale=6000, customers=[101], latency_ms=LATENCY * 1000)
+def test_a_request_refused_for_good_ends_the_run_with_its_error(sandbox) -> None:
+    server = sandbox(scale=6000, customers=[101])
     config = liine_config(server.url, customer_ids=[101], start_date="2025-11-01T00:00:00Z", window_days=20,
                           page_size=50, max_parallel_requests=4)  # fmt: skip
-    # The sixth window is refused while the writer is still on the first ones and the
-    # other workers are half-way through theirs.
-    requests.post(f"{server.url}/_sandbox/force", json={"contains": "start_date=2026-01-20", "status": 403}, timeout=5)
+    refused = "start_date=2026-01-20"  # the fifth window
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": refused, "status": 403}, timeout=5)
 
     with pytest.raises(FatalAPIError, match="403"):
         run_tap(config)
-    failed = time.monotonic()
 
-    timeline = server.timeline  # (arrival, path, status), on this process's monotonic clock
-    refused = next(arrived for arrived, _, status in timeline if status == 403)
-    # Requests already on their way may still arrive; none sent once the refusal was in.
-    late = [path for arrived, path, _ in timeline if arrived > refused + LATENCY + 0.1]
-    assert late == []
-    assert all(arrived < failed for arrived, _, _ in timeline)
-    assert len(timeline) > 8  # the other workers were busy when it happened
+    asked = sent(server.url, "/call_log/interactions/")
+    assert sum(refused in path for path in asked) == 1  # a 403 is not retried
+    # Four workers: when the fifth window fails, at most the three after it have begun (of 20).
+    windows = {re.search(r"start_date=([0-9-]{10})", path)[1] for path in asked}  # type: ignore[index]
+    assert "2026-01-20" in windows and max(windows) <= "2026-03-21", sorted(windows)
+
+
+def test_once_a_task_fails_no_other_worker_sends_a_request() -> None:
+    gate = RequestGate(parallel=4)
+    first_sent = threading.Barrier(4)
+    failure_seen = threading.Event()
+    sent: list[tuple[int, int]] = []
+    ends: queue.Queue[tuple[int, str]] = queue.Queue()
+
+    def request(task: int, number: int) -> int:
+        with gate:
+            sent.append((task, number))
+        if number == 0:
+            first_sent.wait(timeout=10)  # every worker is busy when task 1 fails
+            if task == 1:
+                raise RuntimeError("refused for good")
+            failure_seen.wait(timeout=10)
+        return number
+
+    def produce(task: int) -> t.Iterator[int]:
+        try:
+            for number in range(3):
+                yield request(task, number)
+        except BaseException as exc:
+            ends.put((task, type(exc).__name__))
+            raise
+
+    ordered = in_order([1, 2, 3, 4], produce, workers=4, gate=gate)
+    _, results = next(ordered)
+    with pytest.raises(RuntimeError, match="refused for good"):
+        list(results)
+    failure_seen.set()
+    assert sorted(ends.get(timeout=10) for _ in range(4)) == [
+        (1, "RuntimeError"), (2, "Stopped"), (3, "Stopped"), (4, "Stopped")
+    ]  # fmt: skip
+    ordered.close()
+    assert sorted(sent) == [(1, 0), (2, 0), (3, 0), (4, 0)]
+
+
+def test_a_pause_holds_every_worker_until_it_ends() -> None:
+    gate = RequestGate(parallel=4)
+    asked = time.monotonic()
+    gate.pause(0.3)  # a 429's Retry-After, as the HTTP layer passes it on
+    entered: queue.Queue[float] = queue.Queue()
+
+    def request() -> None:
+        with gate:
+            entered.put(time.monotonic())
+
+    workers = [threading.Thread(target=request) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    assert min(entered.get(timeout=10) for _ in workers) >= asked + 0.3
 
 
 def test_no_hand_over_blocks_when_the_reader_has_gone() -> None:
     release = threading.Event()
 
-    def produce(task: int):
+    def produce(task: int) -> t.Iterator[int]:
         yield task
         yield task  # the queue (2 items) is now full
         release.wait()
         raise RuntimeError("fails after the reader has gone")
 
-    before = threading.active_count()
+    before = set(threading.enumerate())
     ordered = in_order([1, 2], produce, workers=2, gate=RequestGate(parallel=2))
     next(ordered)
+    workers = [thread for thread in set(threading.enumerate()) - before if thread.name == WORKER_NAME]
     ordered.close()  # the reader goes away with both queues full
     release.set()
-    deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert threading.active_count() == before
+    for worker in workers:
+        worker.join(timeout=10)
+    assert len(workers) == 2 and not any(worker.is_alive() for worker in workers)
 
 
 def test_shared_resources_are_created_once_whichever_thread_asks_first(sandbox) -> None:

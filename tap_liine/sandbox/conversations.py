@@ -24,7 +24,7 @@ import orjson
 from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
 from tap_liine.sandbox.liine_data import ANCHOR, NAMES
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import Request, Response, TokenExpired
+from tap_liine.sandbox.server import ChangesLater, Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
@@ -97,7 +97,7 @@ class ConversationsApi:
                 items.append(self._new_conversation(self._next_id, location, max_messages))
                 self._next_id += 1
             self.conversations[location] = items if location not in empty_locations else []
-        self._change_later: list[tuple[int, list[int]]] = []  # (requests to wait, conversation ids)
+        self._later = ChangesLater(self.add_messages)  # `conversations/add-messages-later`
 
     # ----- data ---------------------------------------------------------------------
 
@@ -215,7 +215,7 @@ class ConversationsApi:
         if query.subdomain != self.subdomain or query.location_id not in self.conversations:
             # This API reports scope errors in the envelope, with a 200 status.
             return _envelope(200, None, "Institution or location not found", [f"location_id {query.location_id}"])
-        self._change_when_due()
+        self._later.request_arrived()
         with self._lock:
             if query.page >= 2 and self._churn_left[query.location_id]:
                 self._churn(query)
@@ -240,14 +240,6 @@ class ConversationsApi:
         if self.readings["conversations.numbers"] == "strings":
             envelope.body = orjson.dumps(_stringified(orjson.loads(envelope.body)))
         return envelope
-
-    def _change_when_due(self) -> None:
-        """Messages planned with `conversations/add-messages-later`: added while a client pages."""
-        with self._lock:
-            due = [ids for wait, ids in self._change_later if wait <= 0]
-            self._change_later = [(wait - 1, ids) for wait, ids in self._change_later if wait > 0]
-        for ids in due:
-            self.add_messages(ids)
 
     def add_messages(self, conversation_ids: t.Iterable[int]) -> list[int]:
         """A new message in each of these conversations, now (which updates the conversation)."""
@@ -304,8 +296,7 @@ class ConversationsApi:
         if name == "conversations/add-messages-later" and request.method == "POST":
             # {"conversation_ids": [...], "after": N}: when the N+1-th conversations request from now arrives.
             spec = request.json() or {}
-            with self._lock:
-                self._change_later.append((int(spec.get("after", 0)), list(spec.get("conversation_ids", []))))
+            self._later.plan(int(spec.get("after", 0)), list(spec.get("conversation_ids", [])))
             return Response.json(200, {"ok": True})
         if name == "conversations/stats":
             return Response.json(200, {"logins": self.logins})

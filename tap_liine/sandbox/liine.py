@@ -24,7 +24,7 @@ import orjson
 from tap_liine.sandbox import liine_data
 from tap_liine.sandbox.liine_data import TYPES, UTC, Generation, Row, format_second, format_updated
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import Request, Response, TokenExpired
+from tap_liine.sandbox.server import ChangesLater, Request, Response, TokenExpired
 
 MAX_LIMIT = 1000
 CAPPED_LIMIT = 300  # the `liine.limit=capped*` readings
@@ -74,7 +74,7 @@ class LiineApi:
         spec = Generation(tuple(customers), scale, seed, days, tie_rate, tie_burst, tie_burst_type)
         self.by_customer = liine_data.generate(spec)
         self.by_customer.update({customer: [] for customer in empty_customers})
-        self._touch_later: list[tuple[int, list[int]]] = []  # (interactions requests to wait, ids)
+        self._later = ChangesLater(self.touch)  # `liine/touch-later`
         self._neg_starts = {c: [-r.start for r in rows] for c, rows in self.by_customer.items()}
         self.by_id: dict[int, Row] = {r.id: r for rows in self.by_customer.values() for r in rows}
 
@@ -145,7 +145,7 @@ class LiineApi:
         denied = self._check_token(request)
         if denied:
             return denied
-        self._touch_when_due()
+        self._later.request_arrived()
         try:
             query = _InteractionQuery.parse(request, self.readings)
         except BadRequest as exc:
@@ -180,14 +180,6 @@ class LiineApi:
         start = int(dt.datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC).timestamp())
         query = _InteractionQuery(list(customers), MAX_LIMIT, start, None, None, None, frozenset(), include_spam, {})
         return sorted(r.id for r in self._matching(query))
-
-    def _touch_when_due(self) -> None:
-        """Changes planned with `liine/touch-later`: made while a client walks the pages."""
-        with self._lock:
-            due = [ids for wait, ids in self._touch_later if wait <= 0]
-            self._touch_later = [(wait - 1, ids) for wait, ids in self._touch_later if wait > 0]
-        for ids in due:
-            self.touch(ids)
 
     def touch(self, ids: t.Iterable[int]) -> int:
         """Change records now, as the practice's staff would: new values, new updated_at."""
@@ -265,8 +257,7 @@ class LiineApi:
         if name == "liine/touch-later" and request.method == "POST":
             # {"ids": [...], "after": N}: touch them when the N+1-th interactions request from now arrives.
             spec = request.json() or {}
-            with self._lock:
-                self._touch_later.append((int(spec.get("after", 0)), list(spec.get("ids", []))))
+            self._later.plan(int(spec.get("after", 0)), list(spec.get("ids", [])))
             return Response.json(200, {"ok": True})
         if name == "liine/stats":
             return Response.json(200, {"logins": self.logins})

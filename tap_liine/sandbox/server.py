@@ -108,6 +108,26 @@ def parse_faults(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+class ChangesLater:
+    """Changes a test plans for the N+1-th request to an API from now: made while a client pages."""
+
+    def __init__(self, change: t.Callable[[list[int]], object]) -> None:
+        self._change = change
+        self._planned: list[tuple[int, list[int]]] = []  # (requests to wait, ids)
+        self._lock = threading.Lock()
+
+    def plan(self, after: int, ids: list[int]) -> None:
+        with self._lock:
+            self._planned.append((after, ids))
+
+    def request_arrived(self) -> None:
+        with self._lock:
+            due = [ids for wait, ids in self._planned if wait <= 0]
+            self._planned = [(wait - 1, ids) for wait, ids in self._planned if wait > 0]
+        for ids in due:
+            self._change(ids)
+
+
 class SandboxServer:
     """Owns the HTTP server thread and the shared settings of every simulated API."""
 
@@ -126,11 +146,18 @@ class SandboxServer:
         self.faults = faults or FaultSchedule()
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         self.request_log: list[tuple[str, str]] = []
-        # (arrival, path, status) of every API request, and the most handled at once.
+        # (arrival, path and query, status) of every API request, and the most handled at once.
         self.timeline: list[tuple[float, str, int]] = []
         self.in_flight = 0
         self.peak_in_flight = 0
         self._flight_lock = threading.Lock()
+        # `/_sandbox/gather`: requests whose path and query contain a text are held until this
+        # many are in flight at once (then never again): a test sees the client's concurrency
+        # whatever the machine's load.
+        self.gather: dict[str, t.Any] = {}
+        self.gathered = False
+        self._gathering_now = 0
+        self._gathering = threading.Condition(self._flight_lock)
         # Responses forced on requests whose path and query contain a text (tests' failures).
         self.forced: list[dict[str, t.Any]] = []
         self._routes: list[tuple[str, str, Handler, ErrorBody]] = []
@@ -172,6 +199,21 @@ class SandboxServer:
                 return handler, error_body
         return None
 
+    def arrive(self, path_and_query: str) -> None:
+        """One more request in flight; while gathering, wait (at most 30 s) until enough are."""
+        with self._gathering:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if not self.gather or self.gathered or self.gather["contains"] not in path_and_query:
+                return
+            self._gathering_now += 1
+            self.gathered = self._gathering_now >= self.gather["in_flight"]
+            if self.gathered:
+                self._gathering.notify_all()
+            else:
+                self._gathering.wait_for(lambda: self.gathered, timeout=30)
+            self._gathering_now -= 1
+
     def take_forced(self, path_and_query: str) -> dict[str, t.Any] | None:
         """The forced response for this request, if one is due (each is used `times` times)."""
         with self._flight_lock:
@@ -202,9 +244,18 @@ class SandboxServer:
             return Response.json(200, self.faults.injected)
         if name == "requests":
             return Response.json(200, [list(r) for r in self.request_log])
+        if name == "gather" and request.method == "POST":
+            with self._flight_lock:  # {"in_flight": 3, "contains": "/interactions?"}
+                self.gather, self.gathered = {"contains": "", **(request.json() or {})}, False
+            return Response.json(200, {"ok": True})
         if name == "timeline":
             return Response.json(
-                200, {"requests": [list(r) for r in self.timeline], "peak_in_flight": self.peak_in_flight}
+                200,
+                {
+                    "requests": [list(r) for r in self.timeline],
+                    "peak_in_flight": self.peak_in_flight,
+                    "gathered": self.gathered,
+                },
             )
         for api in self.apis:
             answer = api.admin(name, request)
@@ -238,15 +289,13 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 return
             server.request_log.append((request.method, self.path))
             arrived = time.monotonic()
-            with server._flight_lock:
-                server.in_flight += 1
-                server.peak_in_flight = max(server.peak_in_flight, server.in_flight)
+            server.arrive(self.path)
             try:
                 response = self._answer(request)
             finally:
                 with server._flight_lock:
                     server.in_flight -= 1
-            server.timeline.append((arrived, request.path, response.status if response else 0))
+            server.timeline.append((arrived, self.path, response.status if response else 0))
             if response is None:
                 self._reset()
             else:

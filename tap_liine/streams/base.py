@@ -27,12 +27,11 @@ from singer_sdk.streams import RESTStream
 from tap_liine.bookmarks import Bookmarks
 from tap_liine.fidelity import TypeFidelity
 from tap_liine.http import ResilientHTTP
-from tap_liine.instants import UtcInstants
+from tap_liine.instants import UtcInstants, parse_datetime
 from tap_liine.pipeline import PartitionPipeline, batched
 from tap_liine.progress import ProgressWriting
 from tap_liine.sdk_seams import SdkSeams
-from tap_liine.settings import source_configured, source_hint
-from tap_liine.windows import parse_datetime
+from tap_liine.settings import API_URLS, source_configured, source_hint
 
 if t.TYPE_CHECKING:
     from singer_sdk.authenticators import APIAuthenticatorBase
@@ -63,6 +62,10 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
     @property
     def observations(self) -> Observations:
         return self.resources.observations
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config[API_URLS[self.api_name]]).rstrip("/")
 
     @property
     def authenticator(self) -> APIAuthenticatorBase:

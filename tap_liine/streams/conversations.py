@@ -13,18 +13,18 @@ is deselected, and dropped with their conversation when a stream map filters it 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import typing as t
 
 from singer_sdk import metrics
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
-from tap_liine.pagination.passes import PageToken, PassesPaginator
+from tap_liine.instants import parse_datetime
+from tap_liine.pagination.conversations_passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
+from tap_liine.sdk_seams import ChildSyncsQuiet, OpenCounter, SilentTimer
 from tap_liine.settings import MAX_CONVERSATIONS_PAGE
 from tap_liine.streams.base import TapStream
-from tap_liine.windows import parse_datetime
 
 if t.TYPE_CHECKING:
     import requests
@@ -58,10 +58,6 @@ class ConversationsStream(TapStream):
         """The child stream, when it is selected."""
         child = next((c for c in self.child_streams if isinstance(c, ConversationMessagesStream)), None)
         return child if child is not None and child.selected else None
-
-    @property
-    def url_base(self) -> str:
-        return str(self.config["conversations_api_url"]).rstrip("/")
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -170,25 +166,6 @@ class ConversationsStream(TapStream):
         super().finish_partition(context)
 
 
-class _ChildSyncsQuiet(logging.Filter):
-    """The SDK announces every sync of the child (one per group); one METRIC line per location is enough."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(("Beginning sync of", "Starting incremental sync of"))
-
-
-class _OpenCounter(metrics.Counter):
-    """Counts across every child sync of a location; logged per location, not per group."""
-
-    def __exit__(self, *exc: object) -> None:
-        """A child sync ended; the count goes on."""
-
-
-class _SilentTimer(metrics.Timer):
-    def __exit__(self, *exc: object) -> None:
-        """No timing line per conversation."""
-
-
 class ConversationMessagesStream(TapStream):
     name = "conversation_messages"
     api_name = "Conversations"
@@ -201,18 +178,14 @@ class ConversationMessagesStream(TapStream):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self.logger.addFilter(_ChildSyncsQuiet())
-        self._counter = _OpenCounter(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name})
-
-    @property
-    def url_base(self) -> str:
-        return str(self.config["conversations_api_url"]).rstrip("/")
+        self.logger.addFilter(ChildSyncsQuiet())
+        self._counter = OpenCounter(metrics.Metric.RECORD_COUNT, {metrics.Tag.STREAM: self.name})
 
     def get_record_counter(self, **_: t.Any) -> metrics.Counter:
         return self._counter
 
     def get_sync_timer(self) -> metrics.Timer:
-        return _SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
+        return SilentTimer(metrics.Metric.SYNC_DURATION, {metrics.Tag.STREAM: self.name})
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         assert context is not None

@@ -8,11 +8,12 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
-from tap_liine.pagination.cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
+from tap_liine.instants import parse_datetime
+from tap_liine.pagination.liine_cursor import LOCAL, UTC_CLOCK, Cursor, TieSafeCursorPaginator
 from tap_liine.schemas.interactions import SCHEMA
 from tap_liine.settings import INTERACTION_TYPES, MAX_PAGE_SIZE, api_params
 from tap_liine.streams.base import TapStream
-from tap_liine.windows import Window, day_windows, parse_datetime
+from tap_liine.windows import Window, day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -34,10 +35,6 @@ class InteractionsStream(TapStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._seam = WindowSeam()
-
-    @property
-    def url_base(self) -> str:
-        return str(self.config["api_url"]).rstrip("/")
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:

@@ -21,11 +21,12 @@ import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
+from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
-from tap_liine.pagination.lists import ListsPaginator, Weight, entry_count, trend_count
+from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
 from tap_liine.schemas.interactly import STATISTICS, TRENDS
 from tap_liine.streams.base import TapStream
-from tap_liine.windows import Window, day_windows, parse_datetime
+from tap_liine.windows import Window, day_windows
 
 if t.TYPE_CHECKING:
     import requests
@@ -47,10 +48,6 @@ class InteractlyStream(TapStream):
     paged_lists: t.ClassVar[dict[str, Weight]] = {}
     margin = dt.timedelta(0)  # asked before and after each window
     empty_page: t.ClassVar[t.Any] = {"overview": {}}
-
-    @property
-    def url_base(self) -> str:
-        return str(self.config["interactly_api_url"]).rstrip("/")
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:

@@ -34,6 +34,7 @@ import typing as t
 from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_liine.instants import read_datetime
 from tap_liine.observations import Observations, as_count
 
 if t.TYPE_CHECKING:
@@ -60,13 +61,9 @@ def second_of(value: t.Any) -> str | None:
     if not isinstance(value, str):
         return None
     if len(value) == 20 and value[19] == "Z" and value[10] == "T":
-        return value
-    try:
-        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc).strftime(SECOND_FORMAT)
+        return value  # already in that notation: the API's usual shape, read without parsing
+    moment = read_datetime(value)
+    return moment.astimezone(dt.timezone.utc).strftime(SECOND_FORMAT) if moment else None
 
 
 def _shift(second: str, seconds: int) -> str:
@@ -105,8 +102,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._redo = False  # ask again from the previous page, in the other clock
         self._crowded: str | None = None  # the second being read type by type
         self._pending_types: tuple[str, ...] = ()
-        self._done = False
-        self.missed = 0  # warnings about interactions that may be missing
 
     # ----- the stream hands each decoded page here --------------------------------------
 
@@ -185,7 +180,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         )  # fmt: skip
 
     def _boundary_not_explained(self, before: str) -> None:
-        self.missed += 1
         self._observations.warn(
             f"boundary:{self._where}:{before}",
             "%s: the interactions of second %s did not come back on the next page under either reading of "
@@ -285,7 +279,6 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
 
     def _warn_missed(self, second: str, only_type: str | None) -> None:
         kind = f"{only_type} " if only_type else ""
-        self.missed += 1
         self._observations.warn(
             f"crowded:{self._where}:{second}:{only_type}",
             "%s: at least %d %sinteractions start at %s, more than one page of %d can hold, and the API pages by "
