@@ -19,7 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE, parse_moment
+from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE
+from tap_liine.instants import read_datetime
 
 if t.TYPE_CHECKING:
     import logging
@@ -77,7 +78,7 @@ def _spread_stream_bookmark(
     if REPLICATION_VALUE not in stream_state or not configured:
         return  # no partition to apply it to: kept for a run that has some
     name, value = stream.name, stream_state[REPLICATION_VALUE]
-    if parse_moment(value) is None:
+    if read_datetime(value) is None:
         problems.append(f"The bookmark of stream `{name}` ({value!r}) is {_unreadable(value)}.")
         return
     own = {_key(p.get("context")) for p in stream_state.get(PARTITIONS) or [] if isinstance(p, dict)}
@@ -111,7 +112,7 @@ def _check_partition(
     partition["context"] = match  # the configured spelling (a location saved as 3001 is "3001")
     value = partition.get(REPLICATION_VALUE)
     if value is not None:
-        moment = parse_moment(value)
+        moment = read_datetime(value)
         if moment is None:
             problems.append(f"The bookmark of {where} ({value!r}) is {_unreadable(value)}.")
         elif moment > now + FUTURE_SLACK:
@@ -131,7 +132,7 @@ def _backfill_problem(marker: t.Any) -> str | None:
     """What is wrong with a `backfill` marker ({"started": date-time, "done_through": date}), if anything."""
     if not isinstance(marker, dict):
         return f"must be an object with `started` and `done_through`; it is {_kind(marker)}"
-    if parse_moment(marker.get("started")) is None:
+    if read_datetime(marker.get("started")) is None:
         return "needs `started`, an ISO-8601 date-time such as 2026-01-31T08:00:00+00:00"
     done = marker.get("done_through")
     if done is not None:

@@ -30,7 +30,7 @@ from tap_liine.http import ResilientHTTP
 from tap_liine.instants import UtcInstants, parse_datetime
 from tap_liine.pipeline import PartitionPipeline, batched
 from tap_liine.progress import ProgressWriting
-from tap_liine.sdk_seams import SdkSeams
+from tap_liine.sdk_seams import PAGINATION_STOPPED, SdkSeams
 from tap_liine.settings import API_URLS, source_configured, source_hint
 
 if t.TYPE_CHECKING:
@@ -109,7 +109,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         """The SDK's stream log, less two misleading lines: "Pagination stopped after N pages" after
         every walk that ends on an empty page (dozens per run; the run summary counts pages), and
         the ERROR `--test` would log when it stops a stream after its first record, as it means to."""
-        if message.startswith("Pagination stopped after"):
+        if message.startswith(PAGINATION_STOPPED):
             return
         error = sys.exc_info()[1]
         if level >= logging.ERROR and isinstance(getattr(error, "__cause__", None), MaxRecordsLimitException):
