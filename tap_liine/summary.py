@@ -31,9 +31,13 @@ class Tally:
 
     def words(self) -> str:
         """E.g. "1,476 records, 21 pages, 2 retries": counts that are zero are left out, records aside."""
-        parts = [f"{self.records:,} records"]
-        parts += [f"{n:,} {word}" for n, word in ((self.pages, "pages"), (self.retries, "retries"),
-                                                   (self.relogins, "re-logins")) if n]  # fmt: skip
+        counts = (
+            (self.pages, "page", "pages"),
+            (self.retries, "retry", "retries"),
+            (self.relogins, "re-login", "re-logins"),
+        )
+        parts = [_counted(self.records, "record", "records")]
+        parts += [_counted(n, one, many) for n, one, many in counts if n]
         return ", ".join(parts)
 
 
@@ -104,6 +108,10 @@ class RunSummary:
         self._logger.removeHandler(self.warnings)
         for line in self.lines(noticed, failed=failed):
             self._logger.info("%s", line)
+
+
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def _clip(text: str) -> str:

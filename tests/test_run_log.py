@@ -135,8 +135,8 @@ def test_the_run_ends_with_a_summary_of_what_each_partition_read(sandbox) -> Non
 
     block = run.log[run.log.index("Run summary:") :].splitlines()
     total = records[101] + records[202]
-    assert block[1] == (f"  interactions  {total:,} records, {pages[101] + pages[202]:,} pages, {retries} retries, "
-                        f"{relogins} re-logins")  # fmt: skip
+    retried = f"{retries} retr{'y' if retries == 1 else 'ies'}, {relogins} re-login{'' if relogins == 1 else 's'}"
+    assert block[1] == f"  interactions  {total:,} records, {pages[101] + pages[202]:,} pages, {retried}"
     for line, customer in zip(block[2:4], (101, 202), strict=True):
         assert line.startswith(f"                  customer {customer}: {records[customer]:,} records, "
                                f"{pages[customer]:,} pages")  # fmt: skip
