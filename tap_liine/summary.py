@@ -103,9 +103,13 @@ class RunSummary:
                 lines.append(f"  - and {len(counts) - MAX_SHOWN} more distinct warnings, in the log above")
         return lines
 
+    def close(self) -> None:
+        """Stop counting warnings."""
+        self._logger.removeHandler(self.warnings)
+
     def log(self, noticed: t.Sequence[str], *, failed: bool) -> None:
         """Log the summary, once, and stop counting warnings."""
-        self._logger.removeHandler(self.warnings)
+        self.close()
         for line in self.lines(noticed, failed=failed):
             self._logger.info("%s", line)
 

@@ -44,7 +44,6 @@ class TapLiine(Tap):
         self._resources: TapResources | None = None
         self._resources_lock = threading.Lock()
         self._state_pacer: StatePacer | None = None
-        self.summary = RunSummary(self.logger)
         if kwargs.get("parse_env_config"):  # `--config ENV`: what the SDK's parser would trip on
             errors = environment_errors(CONFIG_SCHEMA, ENV_PREFIX, os.environ)
             if errors:
@@ -55,12 +54,14 @@ class TapLiine(Tap):
         errors = config_errors(self.config, self.config_jsonschema)
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        self.summary = RunSummary(self.logger)  # counts the warnings from here on
         for sentence in unknown_settings(self.config, self.config_jsonschema):
             self.logger.warning("%s", sentence)
         if not errors:
             try:
                 check_state(self.state, self.streams, dt.datetime.now(dt.timezone.utc), self.logger)
             except StateProblems as exc:
+                self.summary.close()
                 raise RunStopped(str(exc)) from None
 
     @classmethod
