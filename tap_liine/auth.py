@@ -1,24 +1,35 @@
 """Authenticators: Liine's JWT login and the conversations token exchange.
 
 Both trade a secret for a short-lived token. `ExchangedTokenAuthenticator` holds one token
-per tap (shared by every stream and thread), renews it shortly before it expires, and can
-be told that the server rejected it (a 401) so the next attempt logs in again.
+per tap (shared by every stream and thread) and logs in one thread at a time: the others
+wait for that login's outcome, a token or its failure, instead of each trying again. A
+login is retried like any request (retries.py: Retry-After, backoff, `max_retries`), by the
+one thread that makes it; refused credentials or exhausted tries fail every thread alike.
+
+A token is renewed shortly before it expires, its lifetime reckoned by the server's own
+clock (its `Date` header), so a skewed clock on either side does not matter. An expiry
+that is not after the server's time (a naive local time, say) is not trusted: the token
+is then used until the API refuses it with a 401, which drops it and logs in again.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
+import logging
 import threading
 import time
 import typing as t
+from email.utils import parsedate_to_datetime
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_liine.errors import LoginError, RateLimited, api_message
-from tap_liine.gate import retry_after
+from tap_liine.errors import LoginError, api_message
+from tap_liine.gate import retry_later
 from tap_liine.instants import parse_datetime
+from tap_liine.retries import RetryPolicy
 
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -27,78 +38,122 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
     """Keeps a bearer token obtained by exchanging a secret, renewing it before expiry.
 
     Logins go out on the tap's session, hence through its request gate like every other
-    request: they count towards the parallel and rate caps, and a 429 on a login pauses
-    every thread for its Retry-After before the login is tried again.
+    request: they count towards the parallel and rate caps, and a Retry-After on a login
+    pauses every thread before the login is tried again.
     """
 
     header_name = "Authorization"
+    source = "API"  # the source's name in messages
 
-    def __init__(self, *, session: requests.Session, timeout: float) -> None:
+    def __init__(
+        self, *, session: requests.Session, timeout: float, retry: RetryPolicy, logger: logging.Logger
+    ) -> None:
         super().__init__()
         self._session = session
         self._timeout = timeout
+        self._logger = logger
         self._lock = threading.Lock()
         self._header_value: str | None = None
-        self._expires_at = 0.0
-        self._renew_at = 0.0
-        self._refusal: LoginError | None = None  # a refused login is not tried again by other threads
+        self._renew_at: float | None = None  # time.monotonic(); None: used until the API refuses it
+        self._failure: FatalAPIError | None = None  # a failed login is not tried again by other threads
+        self._untrusted_expiry_said = False
+        self._retry = retry
+        self._login = retry.retrying(self.exchange, on_backoff=self._retrying, unreachable=self._unreachable)
+
+    @property
+    @abc.abstractmethod
+    def url(self) -> str:
+        """Where the login goes."""
 
     @abc.abstractmethod
-    def exchange(self) -> tuple[str, float]:
-        """Obtain a new token: (Authorization header value, expiry as epoch seconds)."""
+    def exchange(self) -> tuple[str, float | None]:
+        """One login: the Authorization header value, and the token's lifetime in seconds if known."""
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers[self.header_name] = self.current_header()
         return request
 
     def current_header(self) -> str:
-        with self._lock:  # one login at a time, however many threads ask
-            if self._refusal is not None:
-                raise self._refusal
-            if self._header_value is None or time.time() >= self._renew_at:
+        """The token, after logging in if there is none or it is about to expire (one thread at a time)."""
+        with self._lock:
+            if self._failure is not None:
+                raise self._failure
+            if self._header_value is None or (self._renew_at is not None and time.monotonic() >= self._renew_at):
                 try:
-                    self._header_value, self._expires_at = self.exchange()
-                except LoginError as exc:
-                    self._refusal = exc
+                    self._header_value, lifetime = self._login()
+                except FatalAPIError as exc:
+                    self._failure = exc
                     raise
-                lifetime = max(0.0, self._expires_at - time.time())
-                self._renew_at = self._expires_at - min(RENEW_MARGIN_SECONDS, lifetime / 10)
+                self._renew_at = None
+                if lifetime is not None:
+                    self._renew_at = time.monotonic() + lifetime - min(RENEW_MARGIN_SECONDS, lifetime / 10)
             return self._header_value
 
-    def invalidate(self, rejected_header: str | None) -> None:
-        """Forget the token the server rejected, unless another thread already renewed it."""
+    def invalidate(self, rejected_header: str | None, refusal: str) -> None:
+        """Forget the token the server rejected, unless another thread already renewed it; said once per token."""
         with self._lock:
             if rejected_header is None or rejected_header == self._header_value:
+                if self._header_value is not None:
+                    self._logger.info("%s; logging in again.", refusal)
                 self._header_value = None
 
-    def _post(self, url: str, **kwargs: t.Any) -> requests.Response:
+    def lifetime(self, expires_at: float, response: requests.Response) -> float | None:
+        """Seconds until `expires_at` (epoch seconds) by the server's clock (its Date header, else
+        ours); None when that is not in the future: the token is then used until it is refused."""
+        now = time.time()
+        date = response.headers.get("Date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError):
+                now = parsedate_to_datetime(date).timestamp()
+        if expires_at > now:
+            return expires_at - now
+        if not self._untrusted_expiry_said:
+            self._untrusted_expiry_said = True
+            self._logger.info(
+                "%s's login answer gives a token expiry that is not after the server's own time (a skewed or "
+                "local clock?): the token is used until %s refuses it.",
+                self.source, self.source,
+            )  # fmt: skip
+        return None
+
+    def _post(self, **kwargs: t.Any) -> requests.Response:
         try:
-            response = self._session.post(url, timeout=self._timeout, **kwargs)
+            response = self._session.post(self.url, timeout=self._timeout, **kwargs)
         except requests.exceptions.RequestException as exc:
-            msg = f"Could not reach {url} to log in: {type(exc).__name__}."
+            msg = f"Could not reach {self.url} to log in ({type(exc).__name__})"
             raise RetriableAPIError(msg) from None
-        if response.status_code == 429:
-            wait = retry_after(response)
-            after = "a backoff" if wait is None else f"{wait} s"
-            msg = f"Login at {url} answered 429 (rate limited); retrying after {after}"
-            raise RateLimited(msg, response, wait)
-        if response.status_code >= 500:
-            msg = f"Login at {url} answered {response.status_code}: {api_message(response)}"
-            raise RetriableAPIError(msg, response)
+        error = retry_later(response, f"Login at {self.url}", longest_wait=self._retry.longest_wait)
+        if error is not None:
+            raise error
         return response
+
+    def _retrying(self, details: t.Any) -> None:
+        self._logger.warning(
+            "%s (try %d of %d); waiting %.2f s", details.get("exception"), details.get("tries"), self._retry.tries,
+            details.get("wait") or 0.0,
+        )  # fmt: skip
+
+    def _unreachable(self, error: BaseException) -> str:
+        return f"could not reach {self.url} to log in ({type(error).__name__})"
 
 
 class LiineAuthenticator(ExchangedTokenAuthenticator):
     """`POST /call_log/authenticate/` with username and password; the token comes as `bearer ...`."""
 
+    source = "Liine"
+
     def __init__(self, *, api_url: str, username: str, password: str, **kwargs: t.Any) -> None:
-        super().__init__(**kwargs)
         self._url = api_url.rstrip("/") + "/call_log/authenticate/"
         self._username = username
         self._password = password
+        super().__init__(**kwargs)
 
-    def exchange(self) -> tuple[str, float]:
-        response = self._post(self._url, json={"username": self._username, "password": self._password})
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def exchange(self) -> tuple[str, float | None]:
+        response = self._post(json={"username": self._username, "password": self._password})
         if response.status_code != 200:
             msg = (
                 f"Liine refused the login of user {self._username!r} ({response.status_code}: "
@@ -113,22 +168,27 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
             msg = f"Liine's login answer at {self._url} lacks a readable `token` and `valid_until`."
             raise RetriableAPIError(msg, response) from None
         # The token already carries its scheme ("bearer ..."): send it as returned.
-        return str(token), float(expires)
+        return str(token), self.lifetime(float(expires), response)
 
 
 class ConversationsAuthenticator(ExchangedTokenAuthenticator):
     """`POST /authenticates` with `Authorization: <api key>`; answers `{"code": true, "data": {"token": ...}}`."""
 
+    source = "The conversations API"
     ACCEPT = "application/vnd.Nexhealth+json;version=2"
     DEFAULT_LIFETIME_SECONDS = 3600.0
 
     def __init__(self, *, api_url: str, api_key: str, **kwargs: t.Any) -> None:
-        super().__init__(**kwargs)
         self._url = api_url.rstrip("/") + "/authenticates"
         self._api_key = api_key
+        super().__init__(**kwargs)
 
-    def exchange(self) -> tuple[str, float]:
-        response = self._post(self._url, headers={"Authorization": self._api_key, "Accept": self.ACCEPT})
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def exchange(self) -> tuple[str, float | None]:
+        response = self._post(headers={"Authorization": self._api_key, "Accept": self.ACCEPT})
         if response.status_code != 200:
             raise LoginError(self._refused(f"{response.status_code}: {api_message(response)}"))
         # A 200 body holds the token: never quote it.
@@ -144,7 +204,8 @@ class ConversationsAuthenticator(ExchangedTokenAuthenticator):
         if not token:
             msg = f"The conversations API's login answer at {self._url} was unreadable or held no token."
             raise RetriableAPIError(msg, response)
-        return f"Bearer {token}", _jwt_expiry(token) or time.time() + self.DEFAULT_LIFETIME_SECONDS
+        expires = _jwt_expiry(token)
+        return f"Bearer {token}", self.DEFAULT_LIFETIME_SECONDS if expires is None else self.lifetime(expires, response)
 
     @staticmethod
     def _refused(detail: str) -> str:

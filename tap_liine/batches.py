@@ -79,13 +79,25 @@ class ParquetBatcher(BaseBatcher):
             rows = list(run)  # before the file opens: a parent's records write their children's files
             try:
                 table = pa.Table.from_pylist(rows)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                # pyarrow's own words quote the value: the field is named instead.
                 msg = (
-                    f"Stream `{self.stream_name}` cannot be written as Parquet ({exc}): a field holds values of "
-                    "different types. Set `batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
+                    f"Stream `{self.stream_name}` cannot be written as Parquet: field `{_untypable(pa, rows)}` holds "
+                    "values that no Parquet column holds together (values of different JSON types, or integers "
+                    "beyond 64 bits). Set `batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
                 )
                 raise RunStopped(msg) from None
             filename = f"{stem}-{number}.parquet" + (".gz" if gzipped else "")
             with storage.open(filename, "wb") as file:
                 pq.write_table(table, file, compression="gzip" if gzipped else "snappy")
             yield [storage.get_url(filename)]
+
+
+def _untypable(pa: t.Any, rows: list[dict]) -> str:
+    """The first field whose values pyarrow cannot put in one column."""
+    for name in dict.fromkeys(key for row in rows for key in row):
+        try:
+            pa.array([row.get(name) for row in rows])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            return name
+    return "?"

@@ -43,12 +43,17 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
-class RateLimited(RetriableAPIError):
-    """A 429; `wait` is what the server asked for in Retry-After (seconds), if it said."""
+class RetryLater(RetriableAPIError):
+    """An answer to retry (429, 5xx, or any error carrying Retry-After); `wait` is the seconds
+    its Retry-After asked for, if it said."""
 
     def __init__(self, message: str, response: requests.Response, wait: float | None) -> None:
         super().__init__(message, response)
         self.wait = wait
+
+
+class RateLimited(RetryLater):
+    """A 429."""
 
 
 class UnauthorizedRetry(RetriableAPIError):
@@ -61,3 +66,14 @@ class LoginError(FatalAPIError):
 
 class RunStopped(Exception):
     """The run cannot go on, for a reason said in one sentence (no traceback helps the user)."""
+
+
+class Cancelled(BaseException):
+    """SIGTERM or SIGINT (an orchestrator's cancel): stop, write the state of what was emitted, exit non-zero.
+
+    A BaseException, as KeyboardInterrupt is: no `except Exception` on the way may swallow it."""
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(f"Cancelled by {signal_name}")
+        self.signal_name = signal_name
+        self.exit_code = exit_code

@@ -3,8 +3,10 @@
 APIs send numbers as JSON strings (`"revenue": "73.10"`, `"customer_id": "101"`, as Django
 REST back ends do), booleans as strings or 0/1, whole numbers as floats. Emitted as sent,
 such records fail their own SCHEMA in the target. `TypeFidelity` turns a value of the
-wrong JSON type into the declared type when the value carries it exactly, and otherwise
-emits it unchanged and says so once per field. It runs a page at a time: one C-level
+wrong JSON type into the declared type when the value carries it exactly (a decimal string
+becomes a `Decimal`, never a float), and otherwise emits it unchanged and says so once per
+field. What it says names the field, the JSON types and how many values: never a value,
+which may be a patient's email or phone number. It runs a page at a time: one C-level
 check (msgspec, strict) clears a well-typed page; only a page that fails it is walked
 field by field. It also replaces the SDK's per-field type conformance (the streams set
 `TYPE_CONFORMANCE_LEVEL = NONE`): for JSON-decoded values the only change that
@@ -13,20 +15,20 @@ conformance makes is the boolean one, which this module makes too.
 
 from __future__ import annotations
 
+import collections
 import decimal
 import logging
-import math
 import re
 import threading
 import types
 import typing as t
 
 import msgspec
-import orjson
 
 Record = dict[str, t.Any]
-Converted = dict[str, str]  # field path -> how its values were converted, e.g. "'73.10' -> number"
-Fix = t.Callable[[t.Any, str, Converted], t.Any]
+# (field path, JSON type sent, type declared, converted?) -> how many values of one page
+Seen = collections.Counter[tuple[str, str, str, bool]]
+Fix = t.Callable[[t.Any, str, Seen], t.Any]
 
 _INTEGER = re.compile(r"\A[+-]?\d+\Z")
 _NUMBER = re.compile(r"\A[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -48,27 +50,27 @@ def _to_integer(value: t.Any) -> int:
     raise _Unchanged
 
 
-def _to_number(value: t.Any) -> int | float:
+def _to_number(value: t.Any) -> int | decimal.Decimal:
     if isinstance(value, str):
         text = value.strip()
         if _INTEGER.match(text):
             return int(text)
-        if _NUMBER.match(text) and math.isfinite(number := float(text)):
-            return number
+        if _NUMBER.match(text):  # every digit kept, as the bodies' own numbers (http.py)
+            return decimal.Decimal(text)
     raise _Unchanged
 
 
 def _to_boolean(value: t.Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _BOOLEANS:
         return _BOOLEANS[value.strip().lower()]
-    if type(value) in (int, float) and value in (0, 1):
+    if type(value) in _NUMBERS and value in (0, 1):  # `type(value) in`: True is no number here
         return bool(value)
     raise _Unchanged
 
 
 def _to_string(value: t.Any) -> str:
-    if type(value) in (int, float):
-        return orjson.dumps(value).decode()
+    if type(value) in _NUMBERS:
+        return str(value)  # a Decimal as the API wrote it: "73.10"
     raise _Unchanged
 
 
@@ -95,7 +97,7 @@ class TypeFidelity:
     def __init__(self, schema: dict[str, t.Any], *, stream: str, logger: logging.Logger) -> None:
         self._stream = stream
         self._logger = logger
-        self._said: set[tuple[str, str]] = set()
+        self._said: set[tuple[str, bool]] = set()  # (field path, converted?) said
         self._lock = threading.Lock()
         self._fixes = self._object_fixes(schema, stream)
         self._check = types.GenericAlias(list, (_struct(schema, f"{stream}_check"),))
@@ -105,23 +107,33 @@ class TypeFidelity:
         try:
             msgspec.convert(records, self._check)
         except msgspec.ValidationError:
-            converted: dict[str, str] = {}
+            seen: Seen = collections.Counter()
             for record in records:
-                self._conform(record, self._fixes, converted)
-            self._say_converted(converted)
+                self._conform(record, self._fixes, seen)
+            self._say(seen, len(records))
         return records
 
-    def _say_converted(self, converted: dict[str, str]) -> None:
-        """One line per page for the fields first seen carrying their type in another JSON type."""
+    def _say(self, seen: Seen, records: int) -> None:
+        """The fields first seen in another JSON type than declared: those converted in one INFO
+        line, each of the others in a WARNING. Field names, JSON types and counts only."""
         with self._lock:
-            new = {path: how for path, how in converted.items() if (path, "converted") not in self._said}
-            self._said.update((path, "converted") for path in new)
-        if new:
+            new = {key: count for key, count in seen.items() if (key[0], key[3]) not in self._said}
+            self._said.update((key[0], key[3]) for key in new)
+        converted = [f"{path} ({sent} -> {kind}, {count} of {records} records)"
+                     for (path, sent, kind, done), count in sorted(new.items()) if done]  # fmt: skip
+        if converted:
             self._logger.info(
                 "%s: %d fields arrive in another JSON type than the schema declares, carrying the declared type; "
                 "they are emitted as declared: %s.",
-                self._stream, len(new), ", ".join(f"{path} ({how})" for path, how in sorted(new.items())),
+                self._stream, len(converted), ", ".join(converted),
             )  # fmt: skip
+        for (path, sent, kind, done), count in sorted(new.items()):
+            if not done:
+                self._logger.warning(
+                    "%s.%s: %d of %d records on a page have a value of JSON type %s where the schema declares %s; "
+                    "emitted unchanged (said once per field).",
+                    self._stream, path, count, records, sent, kind,
+                )  # fmt: skip
 
     # ----- the slow path, field by field --------------------------------------------------
 
@@ -148,19 +160,19 @@ class TypeFidelity:
                 return lambda value, where, seen: self._items(value, item, where, seen)
         return None
 
-    def _conform(self, record: Record, fixes: dict[str, Fix], converted: Converted, where: str = "") -> None:
+    def _conform(self, record: Record, fixes: dict[str, Fix], seen: Seen, where: str = "") -> None:
         for name, fix in fixes.items():
             if name in record:
-                record[name] = fix(record[name], f"{where}{name}", converted)
+                record[name] = fix(record[name], f"{where}{name}", seen)
 
-    def _nested_object(self, value: t.Any, fixes: dict[str, Fix], where: str, converted: Converted) -> t.Any:
+    def _nested_object(self, value: t.Any, fixes: dict[str, Fix], where: str, seen: Seen) -> t.Any:
         if isinstance(value, dict):
-            self._conform(value, fixes, converted, f"{where}.")
+            self._conform(value, fixes, seen, f"{where}.")
         return value
 
-    def _items(self, value: t.Any, fix: Fix, where: str, converted: Converted) -> t.Any:
+    def _items(self, value: t.Any, fix: Fix, where: str, seen: Seen) -> t.Any:
         if isinstance(value, list):
-            return [fix(item, f"{where}[]", converted) for item in value]
+            return [fix(item, f"{where}[]", seen) for item in value]
         return value
 
     def _scalar(  # noqa: PLR0917 - one call site, built in _fix_for
@@ -170,27 +182,17 @@ class TypeFidelity:
         convert: t.Callable[[t.Any], t.Any],
         kind: str,
         where: str,
-        converted: Converted,
+        seen: Seen,
     ) -> t.Any:
         if value is None or (type(value) in right):
             return value
         try:
             result = convert(value)
         except _Unchanged:
-            self._mismatch(where, value, kind)
+            seen[where, _json_type(value), kind, False] += 1
             return value
-        converted.setdefault(where, f"{_json_type(value)} {value!r:.20} -> {kind}")
+        seen[where, _json_type(value), kind, True] += 1
         return result
-
-    def _mismatch(self, where: str, value: t.Any, kind: str) -> None:
-        with self._lock:
-            if (where, "mismatch") in self._said:
-                return
-            self._said.add((where, "mismatch"))
-        self._logger.warning(
-            "%s.%s: a value of JSON type %s (%.40r) where the schema declares %s; emitted unchanged.",
-            self._stream, where, _json_type(value), value, kind,
-        )  # fmt: skip
 
 
 def _json_type(value: t.Any) -> str:

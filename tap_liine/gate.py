@@ -2,9 +2,10 @@
 
 Every HTTP request of the tap, logins included, goes out through `GatedAdapter`, the
 requests transport adapter mounted on the tap's one session. So one place caps parallel
-requests and their rate, holds every thread while a 429's Retry-After runs, and, once any
-request has failed for good, lets no further request out: the other workers stop at
-once instead of finishing their windows of a run that has already failed.
+requests and their rate, holds every thread while a Retry-After runs (a 429's, a 503's, a
+login's), and, once any request has failed for good or the run was cancelled, lets no
+further request out: the other workers stop at once instead of finishing their windows of
+a run that has already failed.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import typing as t
 from email.utils import parsedate_to_datetime
 
 from requests.adapters import HTTPAdapter
+from singer_sdk.exceptions import FatalAPIError
+
+from tap_liine.errors import RateLimited, RetryLater, api_message
 
 if t.TYPE_CHECKING:
     import requests
 
-MAX_RETRY_AFTER_SECONDS = 600.0
 _POLL = 0.05  # how often a waiting thread looks whether the run has failed
 
 
@@ -48,7 +51,7 @@ class RequestGate:
                 self._failure = error
 
     def pause(self, seconds: float) -> None:
-        """A 429 asked to wait: every worker waits, not just the one that got it."""
+        """The server asked to wait: every worker waits, not just the one that got the answer."""
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
@@ -78,24 +81,28 @@ class RequestGate:
 
 
 class GatedAdapter(HTTPAdapter):
-    """Sends each request through the gate; a 429 pauses every thread for its Retry-After."""
+    """Sends each request through the gate; an answer asking to wait pauses every thread."""
 
-    def __init__(self, gate: RequestGate, *, default_pause: float, pool_maxsize: int) -> None:
+    def __init__(self, gate: RequestGate, *, default_pause: float, longest_wait: float, pool_maxsize: int) -> None:
         super().__init__(pool_maxsize=pool_maxsize)
         self.gate = gate
         self._default_pause = default_pause
+        self._longest_wait = longest_wait
 
     def send(self, request: requests.PreparedRequest, *args: t.Any, **kwargs: t.Any) -> requests.Response:  # type: ignore[override]  # same arguments, passed on
         with self.gate:
             response = super().send(request, *args, **kwargs)
-        if response.status_code == 429:
+        if response.status_code >= 400:
             wait = retry_after(response)
-            self.gate.pause(self._default_pause if wait is None else wait)
+            if wait is None and response.status_code == 429:
+                wait = self._default_pause
+            if wait is not None and wait <= self._longest_wait:  # a longer one fails the run (`retry_later`)
+                self.gate.pause(wait)
         return response
 
 
 def retry_after(response: requests.Response) -> float | None:
-    """The Retry-After of a response in seconds (given as seconds or an HTTP date), at most 10 minutes."""
+    """The Retry-After of a response in seconds (given as seconds or an HTTP date), if it has one."""
     raw = response.headers.get("Retry-After")
     if raw is None:
         return None
@@ -106,4 +113,25 @@ def retry_after(response: requests.Response) -> float | None:
             seconds = parsedate_to_datetime(raw).timestamp() - time.time()
         except (TypeError, ValueError):
             return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+    return max(seconds, 0.0)
+
+
+def retry_later(response: requests.Response, words: str, *, longest_wait: float) -> Exception | None:
+    """The error for an answer to try again later, or None: a 429, a 5xx, or any other error
+    carrying Retry-After (the server's word that it will answer later). A Retry-After longer
+    than `longest_wait` fails the run instead. `words` names the request, e.g. "Liine GET /path"."""
+    status = response.status_code
+    wait = retry_after(response)
+    if status < 400 or (status < 500 and status != 429 and wait is None):
+        return None
+    if wait is not None and wait > longest_wait:
+        msg = (
+            f"{words} answered {status} asking to retry after {wait:.0f} s, longer than the setting "
+            f"`max_retry_after_seconds` allows ({longest_wait:g} s): run again later, or raise that setting."
+        )
+        return FatalAPIError(msg)
+    if status == 429:
+        after = "a backoff" if wait is None else f"{wait} s"
+        return RateLimited(f"{words} answered 429 (rate limited); retrying after {after}", response, wait)
+    asked = "" if wait is None else f" (Retry-After: {wait:g} s)"
+    return RetryLater(f"{words} answered {status}: {api_message(response)}{asked}", response, wait)

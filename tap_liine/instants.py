@@ -9,7 +9,12 @@ that `10:43:02-05:00` would land as 10:43:02, five hours early, while its INSERT
 15:43:02 (the instant). The tap's time policy is one instant whatever the target and path
 (README), so such values are rewritten as that instant in UTC (`15:43:02Z`): the same
 moment, to the microsecond. Values in UTC already (`Z`, `+00:00`) and values without an
-offset are emitted as sent. Said once per field.
+offset are emitted as sent. Said once per field, without a value.
+
+Only the top-level properties typed `date-time` are rewritten (the README's time policy
+lists them); a field whose purpose is its offset (`created_at_with_tz`) is typed a plain
+string, and date-times inside objects (a conversation's `patient`) land as JSON, offset
+and all, so both are emitted as sent.
 """
 
 from __future__ import annotations
@@ -74,16 +79,16 @@ class UtcInstants:
                 value = record.get(name)
                 if isinstance(value, str) and not value.endswith("Z") and (utc := _to_utc(value)):
                     record[name] = utc
-                    self._say(name, value, utc)
+                    self._say(name)
         return records
 
-    def _say(self, name: str, value: str, utc: str) -> None:
+    def _say(self, name: str) -> None:
         with self._lock:
             if name in self._said:
                 return
             self._said.add(name)
         self._logger.info(
-            "%s.%s arrives with UTC offsets (%r); emitted as the same instants in UTC (%r), which every loader "
-            "lands alike.",
-            self._stream, name, value, utc,
+            "%s.%s arrives with UTC offsets other than zero; emitted as the same instants in UTC, which every "
+            "loader lands alike.",
+            self._stream, name,
         )  # fmt: skip

@@ -9,6 +9,7 @@ is listed again in the run summary (summary.py).
 
 from __future__ import annotations
 
+import decimal
 import logging
 import threading
 import typing as t
@@ -51,8 +52,8 @@ def as_count(value: t.Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, decimal.Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)  # bodies are decoded with decimals as Decimal (http.py)
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None

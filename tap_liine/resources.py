@@ -1,8 +1,9 @@
 """What every stream and thread of one tap run shares, created once, up front.
 
 One session whose transport adapter sends every request (logins included) through the
-request gate; one login per source; what the APIs turned out to answer to their
-documents' open questions; and the moment the run began, which no bookmark may pass.
+request gate; one login per source, checked for every source before any data request;
+what the APIs turned out to answer to their documents' open questions; and the moment the
+run began, which no bookmark may pass.
 Streams reach it through `TapStream.resources`, typed.
 """
 
@@ -19,6 +20,12 @@ from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthentic
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
+from tap_liine.retries import RetryPolicy
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from tap_liine.streams.base import TapStream
 
 
 class TapResources:
@@ -28,17 +35,36 @@ class TapResources:
         self.timeout = float(config.get("request_timeout", 300))
         self.gate = RequestGate(parallel=self.workers, per_second=float(config.get("max_requests_per_second", 0)))
         self.session = requests.Session()
+        self.retry = RetryPolicy.from_config(config)
         adapter = GatedAdapter(
             self.gate,
-            default_pause=float(config.get("retry_wait_seconds", 2.0)),
+            default_pause=self.retry.first_wait,
+            longest_wait=self.retry.longest_wait,
             pool_maxsize=max(10, self.workers),  # a kept-alive connection per worker thread
         )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
+        self.logger = logger
         self.observations = Observations(logger)
         self.run_started = dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
+        self._credentials_checked = False
+
+    def check_credentials(self, streams: Iterable[TapStream]) -> None:
+        """Once, before any data request: one login (or token check) per source a selected stream
+        reads, so that refused credentials fail the run at once, not after hours of another source."""
+        with self._lock:
+            if self._credentials_checked:
+                return
+            self._credentials_checked = True
+        checked: list[str] = []
+        for stream in streams:
+            if (stream.selected or stream.has_selected_descendents) and stream.api_name not in checked:
+                stream.check_credentials()
+                checked.append(stream.api_name)
+        if checked:
+            self.logger.info("Credentials accepted by %s.", ", ".join(checked))
 
     def authenticator_for(self, source: str) -> APIAuthenticatorBase:
         """One authenticator (hence one login) per source, shared by its streams and threads."""
@@ -55,6 +81,8 @@ class TapResources:
                 password=self.config.get("password", ""),
                 session=self.session,
                 timeout=self.timeout,
+                retry=self.retry,
+                logger=self.logger,
             )
         if source == "Conversations":
             return ConversationsAuthenticator(
@@ -62,6 +90,8 @@ class TapResources:
                 api_key=self.config.get("conversations_api_key", ""),
                 session=self.session,
                 timeout=self.timeout,
+                retry=self.retry,
+                logger=self.logger,
             )
         if source == "Interactly":
             return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))

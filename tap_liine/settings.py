@@ -20,7 +20,8 @@ from jsonschema import Draft202012Validator, ValidationError
 
 INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
-INTEGRATION_ID_PATTERN = "^[0-9a-f]{24}$"
+# 24 hexadecimal characters (as in the statistics document) or a UUID v4 (the common topics document).
+INTEGRATION_ID_PATTERN = "^([0-9a-f]{24}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$"
 URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 # YYYY-MM-DD, optionally with a time and offset: what `start_date` may be.
 DATE_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
@@ -31,7 +32,8 @@ MAX_CONVERSATIONS_PAGE = 100
 RESERVED_FILTERS = ("customer_id", "customer_ids", "pagination_timestamp", "limit", "start_date", "end_date",
                     "updated_date", "type", "include_is_spam_likely")  # fmt: skip
 MEANINGS = {  # what a pattern asks for, in words
-    INTEGRATION_ID_PATTERN: "24 lowercase hexadecimal characters (e.g. 5eb7cf5a86d9755df3a6c593)",
+    INTEGRATION_ID_PATTERN: "24 lowercase hexadecimal characters (e.g. 5eb7cf5a86d9755df3a6c593) or a lowercase "
+    "UUID v4 (e.g. 0f8fad5b-d9cb-469f-a165-70867728950e)",
     URL_PATTERN: "an http(s) URL such as https://app.liine.com",
     DATE_TIME_PATTERN: "an ISO-8601 date-time such as 2025-01-01T00:00:00Z",
     r"\S": "non-empty",
@@ -93,10 +95,18 @@ PROPERTIES: dict[str, dict[str, t.Any]] = {
     "retry_wait_seconds": _setting(
         "number",
         "First retry wait",
-        "Seconds to wait before the first retry; each further retry waits twice as long. A 429's Retry-After "
+        "Seconds to wait before the first retry; each further retry waits twice as long. A server's Retry-After "
         "header overrides it.",
         minimum=0,
         default=2.0,
+    ),
+    "max_retry_after_seconds": _setting(
+        "number",
+        "Longest Retry-After",
+        "The longest wait a server may ask for with Retry-After (on a 429, a 503 maintenance window, a login); "
+        "every request waits it out. A longer one fails the run at once, saying so.",
+        minimum=0,
+        default=300,
     ),
     "window_days": _setting(
         "integer",
@@ -215,7 +225,7 @@ PROPERTIES: dict[str, dict[str, t.Any]] = {
     "interactly_integration_ids": _list(
         {"type": "string", "pattern": INTEGRATION_ID_PATTERN},
         "Interactly integration ids",
-        "Integrations whose appointment statistics to extract.",
+        "Integrations whose appointment statistics to extract, each as 24 hexadecimal characters or as a UUID v4.",
     ),
     "appointment_types": _list(
         {"type": "string", "enum": list(APPOINTMENT_TYPES)},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import signal
 import sys
 import threading
 import typing as t
@@ -11,7 +13,7 @@ import typing as t
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_liine.errors import RunStopped
+from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
 from tap_liine.saved_state import StateProblems, check_state
@@ -30,6 +32,10 @@ from tap_liine.summary import RunSummary
 from tap_liine.writer import BufferedRecords, TapWriter
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+    from types import FrameType
+
+    import click
     from singer_sdk.streams import Stream
 
 
@@ -63,6 +69,21 @@ class TapLiine(Tap):
             except StateProblems as exc:
                 self.summary.close()
                 raise RunStopped(str(exc)) from None
+        # The SDK's own handlers (installed by its __init__, just now) write a STATE from
+        # wherever the signal lands and exit 0, as if the run had succeeded: replaced.
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._cancel)
+            signal.signal(signal.SIGINT, self._cancel)
+
+    def _cancel(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        """SIGTERM or SIGINT: no further request goes out, and the stream being emitted stops at
+        its next hand-over, writes the state of what it emitted and raises `Cancelled` (see
+        TapStream.get_records); the process exits 128 + the signal's number."""
+        cancelled = Cancelled(signal.Signals(signum).name, 128 + signum)
+        gate = self._resources.gate if self._resources is not None else None
+        if gate is None or gate.failure is not None:  # nothing under way yet, or a second signal: at once
+            raise cancelled
+        gate.fail(cancelled)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -119,11 +140,28 @@ class TapLiine(Tap):
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]  # same arguments, passed on
         """As the SDK's, but an API failure or a stopped run ends with one clear line, not a traceback."""
-        try:
+        with cls._ending_plainly():
             super().invoke(*args, **kwargs)
+
+    @classmethod
+    def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
+        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1)."""
+        with cls._ending_plainly():
+            super().cb_test(ctx, param, value)
+
+    @classmethod
+    @contextlib.contextmanager
+    def _ending_plainly(cls) -> Iterator[None]:
+        try:
+            yield
         except (FatalAPIError, RunStopped) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
+        except Cancelled as exc:
+            cls.logger.warning(
+                "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest.", exc
+            )
+            sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

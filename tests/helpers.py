@@ -26,6 +26,7 @@ class Run:
     messages: list[dict[str, t.Any]]
     log: str
     tap: TapLiine | None = None
+    out: str = ""  # stdout as written, e.g. to read numbers exactly (json.loads(line, parse_float=Decimal))
 
     def records(self, stream: str) -> list[dict[str, t.Any]]:
         return [m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream]
@@ -64,7 +65,7 @@ def run_tap(
     finally:
         root.removeHandler(handler)
     raw = out.buffer.getvalue().decode()  # type: ignore[attr-defined]
-    return Run([json.loads(line) for line in raw.splitlines() if line.strip()], log.getvalue(), tap)
+    return Run([json.loads(line) for line in raw.splitlines() if line.strip()], log.getvalue(), tap, raw)
 
 
 def catalog_without(config: dict[str, t.Any], *streams: str) -> dict[str, t.Any]:

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import re
+import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tap_liine.sandbox.interactly import InteractlyApi
-from tests.helpers import run_cli, run_tap
+from tap_liine.settings import CONFIG_SCHEMA, INTEGRATION_ID_PATTERN, MEANINGS, config_errors
+from tap_liine.windows import day_windows
+from tests.helpers import catalog_without, run_cli, run_tap, sent
 
 INTEGRATIONS = ["5eb7cf5a86d9755df3a6c593", "65a1b2c3d4e5f60718293a4b"]
 KEY = "demo-interactly-key"
 START = dt.date(2026, 7, 1)
+TWO_DAYS = dt.timedelta(days=2)
+DOCUMENTED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")  # YYYY-MM-DDTHH:mm:ss.sssZ
 
 
 def interactly_config(url: str, **overrides) -> dict:
@@ -153,3 +162,57 @@ def test_sandbox_validates_integration_id_in_the_documented_format(sandbox) -> N
     assert body["message"] == "Validation failed"
     assert body["errors"][0]["field"] == "integration_id"
     assert collections.Counter(e["field"] for e in body["errors"]) == {"integration_id": 1}
+
+
+UUID_INTEGRATION = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+
+def test_a_range_refused_as_too_long_is_halved_until_accepted_and_kept_for_the_run(sandbox) -> None:
+    # A server refusing ranges longer than 10 days; trends ask two days more on either side.
+    server = sandbox(scale=10, customers=[1], extra_apis=[InteractlyApi(integrations=[UUID_INTEGRATION],
+                                                                       days=150, max_range_days=10)])  # fmt: skip
+    today = dt.datetime.now(dt.timezone.utc).date()
+    first = today - dt.timedelta(days=59)  # two windows of 30 days
+    config = interactly_config(server.url, start_date=f"{first}T00:00:00Z", window_days=30, max_parallel_requests=1,
+                               interactly_integration_ids=[UUID_INTEGRATION])  # fmt: skip
+
+    run = run_tap(config, catalog=catalog_without(config, "appointment_statistics"))
+
+    def asked(start: dt.date, end: dt.date) -> tuple[str, str]:
+        return (f"{start - TWO_DAYS}T00:00:00.000Z", f"{end + TWO_DAYS}T23:59:59.999Z")
+
+    def parts(start: dt.date, days: int, end: dt.date) -> list[tuple[str, str]]:
+        return [asked(w.first, w.last) for w in day_windows(start, end, days)]
+
+    window_end = first + dt.timedelta(days=29)
+    expected = [
+        (f"{first}T00:00:00.000Z", f"{first}T00:00:00.000Z"),  # the API key's check
+        asked(first, window_end),  # 34 days: refused
+        asked(first, first + dt.timedelta(days=14)),  # 19: refused
+        asked(first, first + dt.timedelta(days=7)),  # 12: refused
+        *parts(first, 4, window_end),  # 8 days: accepted, and kept for the next window
+        *parts(window_end + dt.timedelta(days=1), 4, today),
+    ]
+    ranges = [(q["start"][0], q["end"][0]) for q in (parse_qs(urlsplit(p).query) for p in sent(server.url))]
+    assert ranges == expected
+    assert all(DOCUMENTED_TIME.match(moment) for pair in ranges for moment in pair)
+    assert [status for _, _, status in server.timeline].count(400) == 3
+    truth = {day: n for day, n in _truth(server.url, UUID_INTEGRATION, "all").items() if day >= first.isoformat()}
+    rows = {r["date"][:10]: r["successful"] + r["failed"] for r in run.records("appointment_trends")}
+    assert rows == truth and sum(rows.values()) > 100
+    for days in (15, 8, 4):
+        assert run.log.count(f"asking for {days} days at a time from now on") == 1
+
+
+def _id_errors(value: str) -> list[str]:
+    config = {"start_date": "2026-01-01", "interactly_api_key": KEY, "interactly_integration_ids": [value]}
+    return config_errors(config, CONFIG_SCHEMA)
+
+
+@given(st.one_of(st.uuids(version=4), st.uuids(allow_nil=True), st.binary(min_size=12, max_size=12)))
+def test_integration_ids_are_accepted_as_24_hexadecimal_characters_or_a_uuid_v4(value: uuid.UUID | bytes) -> None:
+    shown = value.hex() if isinstance(value, bytes) else str(value)
+    accepted = isinstance(value, bytes) or value.version == 4
+    assert _id_errors(shown) == ([] if accepted else [
+        f"Setting `interactly_integration_ids` must hold {MEANINGS[INTEGRATION_ID_PATTERN]}; {shown!r} is not."
+    ])  # fmt: skip

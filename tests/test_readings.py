@@ -48,17 +48,18 @@ NOTICED = {
     ("liine.cursor_clock", "utc"): "Liine compares pagination_timestamp with start_time_tz, not start_time",
     ("liine.limit", "capped"): "returns at most 300 interactions per page although limit=1000 was asked",
     ("liine.limit", "capped-echoed"): "returns at most 300 interactions per page although limit=1000 was asked",
-    ("liine.numbers", "strings"): "revenue (string '",
+    ("liine.numbers", "strings"): "revenue (string -> number, ",
     ("conversations.count", "missing"): "count is no total, so a second pass checks the first",
     ("conversations.count", "page"): "count is no total, so a second pass checks the first",
     ("conversations.per_page", "50"): "at most 50 rows per page although per_page=100 was asked",
-    ("conversations.numbers", "strings"): "patient.id (string '",
+    ("conversations.numbers", "strings"): "patient.id (string -> integer, ",
+    ("conversations.offsets", "local"): "conversations.updated_at arrives with UTC offsets other than zero",
     ("conversations.past_last_page", "404"): "answers 404 (Invalid page.) to a page number past the last",
     ("conversations.past_last_page", "400"): "answers 400 (Invalid page.) to a page number past the last",
     ("interactly.breakdown_size", "capped-100"): "sends at most 100 entries per list page although size=300",
     ("interactly.trend_id", "local-midnight"): "trends entries are days starting at 04:00:00 UTC",
     ("interactly.trend_id", "instant"): "trends entries are instants",
-    ("interactly.numbers", "strings"): "total (string '",
+    ("interactly.numbers", "strings"): "total (string -> integer, ",
 }
 
 

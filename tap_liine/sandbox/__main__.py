@@ -12,7 +12,7 @@ from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import Readings, table
-from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, SandboxServer, parse_faults
+from tap_liine.sandbox.server import FAULT_KINDS, FaultSchedule, Maintenance, SandboxServer, parse_faults
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds sent with 429")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     parser.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds a token lives")
+    parser.add_argument(
+        "--valid-until-shift", type=float, default=0.0,
+        help="seconds added to the Liine login's valid_until (e.g. -18000: a naive local time)",
+    )  # fmt: skip
+    parser.add_argument("--clock-skew", type=float, default=0.0, help="seconds the server's Date header is off")
+    parser.add_argument("--maintenance", type=float, default=0.0, help="seconds of 503 with Retry-After")
+    parser.add_argument("--maintenance-after", type=int, default=0, help="API requests served before it")
+    parser.add_argument(
+        "--interactly-max-range-days", type=float, default=None, help="longer start..end ranges are refused (400)"
+    )
     parser.add_argument("--locations", default="3001,3002", help="conversation location ids")
     parser.add_argument("--conversations", type=int, default=150, help="conversations per location")
     parser.add_argument("--statistics-days", type=int, default=120, help="days of Interactly appointments")
@@ -53,6 +63,7 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
             days=args.days,
             tie_burst=args.tie_burst,
             token_lifetime=args.token_lifetime,
+            valid_until_shift=args.valid_until_shift,
             readings=readings,
         ),
         ConversationsApi(
@@ -62,11 +73,21 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
             token_lifetime=args.token_lifetime,
             readings=readings,
         ),
-        InteractlyApi(days=args.statistics_days, seed=args.seed, readings=readings),
+        InteractlyApi(
+            days=args.statistics_days, seed=args.seed, max_range_days=args.interactly_max_range_days, readings=readings
+        ),
     ]
     faults = FaultSchedule(kinds=parse_faults(args.faults), every=args.fault_every, retry_after=args.retry_after)
+    maintenance = Maintenance(seconds=args.maintenance, after=args.maintenance_after)
     return SandboxServer(
-        apis, host=args.host, port=args.port, latency_ms=args.latency_ms, faults=faults, readings=readings
+        apis,
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        faults=faults,
+        readings=readings,
+        maintenance=maintenance,
+        clock_skew=args.clock_skew,
     )
 
 

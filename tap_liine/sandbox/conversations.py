@@ -19,12 +19,13 @@ import threading
 import time
 import typing as t
 
+import msgspec
 import orjson
 
 from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
 from tap_liine.sandbox.liine_data import ANCHOR, NAMES
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import ChangesLater, Request, Response, TokenExpired
+from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
@@ -229,7 +230,7 @@ class ConversationsApi:
             ]
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
-            data = [self.conversation_body(c, self._messages_of(query, c)) for c in page]
+            data = [self.served(self.conversation_body(c, self._messages_of(query, c))) for c in page]
         refusal = self.readings["conversations.past_last_page"]
         if not page and query.page > 1 and refusal != "empty":  # page 1 may be empty, as in DRF
             return Response.json(int(refusal), {"detail": "Invalid page."})
@@ -238,8 +239,33 @@ class ConversationsApi:
         ]
         envelope = _envelope(200, data, "Conversations", [], count=count)
         if self.readings["conversations.numbers"] == "strings":
-            envelope.body = orjson.dumps(_stringified(orjson.loads(envelope.body)))
+            envelope.body = ENCODER.encode(_stringified(msgspec.json.decode(envelope.body)))
         return envelope
+
+    def served(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+        """A conversation as this reading of the API writes it (a copy: what is stored stays as generated)."""
+        precision = self.readings["conversations.precision"] == "beyond-int64"
+        nested = self.readings["conversations.sender_info"] == "nested"
+        local = self.readings["conversations.offsets"] == "local"
+        if not (precision or nested or local):
+            return body
+        body = {**body, "patient": dict(body["patient"])}
+        if local:
+            _local_times(body, "created_at", "updated_at")
+            _local_times(body["patient"], "created_at", "updated_at", "last_sync_time")
+        messages = []
+        for original in body.get("messages") or []:
+            message = dict(original)
+            if precision and message["id"] % 3 == 0:
+                message["sms_msg_id"] = 2**64 + message["id"]
+            if nested:
+                message["sender_info"] = _nested_sender_info(message["sender_info"])
+            if local:
+                _local_times(message, "created_at", "updated_at", "attachment_updated_at")
+            messages.append(message)
+        if "messages" in body:
+            body["messages"] = messages
+        return body
 
     def add_messages(self, conversation_ids: t.Iterable[int]) -> list[int]:
         """A new message in each of these conversations, now (which updates the conversation)."""
@@ -332,6 +358,28 @@ def _stringified(value: t.Any) -> t.Any:
     if isinstance(value, list):
         return [_stringified(v) for v in value]
     return value
+
+
+PRACTICE_OFFSET = dt.timezone(dt.timedelta(hours=-5))
+
+
+def _local_times(row: dict[str, t.Any], *fields: str) -> None:
+    """`conversations.offsets=local`: these date-times at the practice's offset, to the millisecond."""
+    for field in fields:
+        if row.get(field):
+            moment = dt.datetime.fromisoformat(row[field].replace("Z", "+00:00"))
+            row[field] = moment.astimezone(PRACTICE_OFFSET).isoformat(timespec="milliseconds")
+
+
+def _nested_sender_info(flat: dict[str, t.Any]) -> dict[str, t.Any]:
+    """`conversations.sender_info=nested`: each field an object, as the document's sample shows."""
+    first, _, last = (flat.get("name") or "").partition(" ")
+    return {
+        "name": {"value": {"first": first, "last": last}, "aliases": [flat.get("name"), None]},
+        "image": {"value": flat.get("image")},
+        "meta_type": {"value": flat.get("meta_type")},
+        "user_id": {"value": flat.get("user_id")},
+    }
 
 
 def _b64(raw: bytes) -> str:

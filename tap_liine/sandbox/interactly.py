@@ -24,7 +24,10 @@ from tap_liine.sandbox.server import Request, Response
 
 UTC = dt.timezone.utc
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
-INTEGRATION_ID = re.compile(r"^[0-9a-f]{24}$")
+# 24 hexadecimal characters (the statistics document's examples) or a UUID v4 (the common topics').
+INTEGRATION_ID = re.compile(r"^([0-9a-f]{24}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$")
+# The request forms the common topics document accepts: milliseconds, and Z or an offset.
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
 PREFIX = "/integrations/v2/resource-records/"
 SUFFIX = "/appointments/statistics"
 SOURCES = ("website", "phone", "google_business", "facebook", "referral")
@@ -58,9 +61,11 @@ class InteractlyApi:
         campaigns: int = 0,
         empty_integrations: t.Sequence[str] = (),
         ignore_page: bool = False,
+        max_range_days: float | None = None,
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
         self.api_key = api_key
+        self.max_range_days = max_range_days  # a server refusing longer start..end ranges with a 400
         self.ignore_page = ignore_page  # a broken server that always sends page 1
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         # More distinct campaigns than a breakdown page holds, when asked for.
@@ -99,7 +104,7 @@ class InteractlyApi:
             return _error(404, "Cannot GET " + request.path, "Not Found")
         problems = []
         if not INTEGRATION_ID.match(integration):
-            problems.append({"field": "integration_id", "message": "must match pattern ^[0-9a-f]{24}$"})
+            problems.append({"field": "integration_id", "message": f"must match pattern {INTEGRATION_ID.pattern}"})
         kind = request.one("appointmentType")
         if kind is not None and kind not in APPOINTMENT_TYPES:
             problems.append({"field": "appointmentType", "message": f"must be one of {', '.join(APPOINTMENT_TYPES)}"})
@@ -107,6 +112,9 @@ class InteractlyApi:
         start, end = _moment(request, "start", problems), _moment(request, "end", problems)
         if problems:
             return Response.json(400, {"statusCode": 400, "message": "Validation failed", "errors": problems})
+        if self.max_range_days and start and end and end - start > dt.timedelta(days=self.max_range_days):
+            message = f"Date range too long: start and end may be at most {self.max_range_days:g} days apart"
+            return _error(400, message, "Bad Request")
         if integration not in self.appointments:
             return _error(404, "Integration not found or doesn't belong to your organization", "Not Found")
         search = (request.one("search") or "").lower()
@@ -202,12 +210,13 @@ def _moment(request: Request, name: str, problems: list[dict[str, str]]) -> dt.d
     raw = request.one(name)
     if raw is None:
         return None
+    raw = raw.replace(" ", "+")  # an offset's + sent unencoded
     try:
-        parsed = pendulum.parse(raw.replace(" ", "+"))
+        parsed = pendulum.parse(raw) if TIMESTAMP.match(raw) else None
     except (ValueError, pendulum.parsing.exceptions.ParserError):
         parsed = None
     if not isinstance(parsed, dt.datetime):
-        problems.append({"field": name, "message": "must be an ISO 8601 date-time"})
+        problems.append({"field": name, "message": "must be an ISO 8601 date-time such as 2024-01-15T10:00:00.000Z"})
         return None
     return parsed
 

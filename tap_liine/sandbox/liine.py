@@ -24,7 +24,7 @@ import orjson
 from tap_liine.sandbox import liine_data
 from tap_liine.sandbox.liine_data import TYPES, UTC, Generation, Row, format_second, format_updated
 from tap_liine.sandbox.readings import Readings
-from tap_liine.sandbox.server import ChangesLater, Request, Response, TokenExpired
+from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 MAX_LIMIT = 1000
 CAPPED_LIMIT = 300  # the `liine.limit=capped*` readings
@@ -51,8 +51,10 @@ class LiineApi:
         username: str = "demo",
         password: str = "demo-password",  # noqa: S107 - the sandbox's published demo login
         token_lifetime: float = 3600.0,
+        valid_until_shift: float = 0.0,
         quirks: bool = False,
         odd_values: bool = False,
+        mistyped: bool = False,
         empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
@@ -63,9 +65,13 @@ class LiineApi:
         self.max_limit = min(max_limit, CAPPED_LIMIT) if capped else max_limit
         self.quirks = quirks  # see liine_data.quirky
         self.odd_values = odd_values  # see liine_data.odd
+        self.mistyped = mistyped  # see liine_data.mistyped
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
+        # Added to the valid_until written (not to the real expiry): e.g. -18000 writes the
+        # expiry as a naive New York time read as UTC, five hours in the past.
+        self.valid_until_shift = valid_until_shift
         self.tokens: dict[str, float] = {}
         self.logins = 0
         self._lock = threading.Lock()
@@ -85,6 +91,10 @@ class LiineApi:
             record = liine_data.quirky(record, row)
         if self.odd_values:
             record = liine_data.odd(record, row)
+        if self.mistyped:
+            record = liine_data.mistyped(record, row)
+        if self.readings["liine.precision"] == "beyond-double":
+            record = liine_data.beyond_double(record, row)
         if self.readings["liine.numbers"] == "strings":
             record = {key: liine_data.as_strings(value) for key, value in record.items()}
         return record
@@ -94,7 +104,7 @@ class LiineApi:
         key = (row.id, row.revision)
         cached = self._encoded.get(key)
         if cached is None:
-            cached = orjson.dumps(self.record(row))
+            cached = ENCODER.encode(self.record(row))
             if self.odd_values:  # what a Python back end writes for float('nan'), which JSON does not allow
                 cached = cached.replace(b'"' + liine_data.NAN_MARK.encode() + b'"', b"NaN")
             self._encoded[key] = cached
@@ -126,7 +136,11 @@ class LiineApi:
         with self._lock:
             self.tokens[token] = expires
             self.logins += 1
-        valid_until = dt.datetime.fromtimestamp(expires, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        valid_until = (
+            dt.datetime.fromtimestamp(expires + self.valid_until_shift, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
         return Response.json(200, {"token": f"bearer {token}", "valid_until": valid_until})
 
     def _check_token(self, request: Request) -> Response | None:

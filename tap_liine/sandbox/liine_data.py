@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import random
 import typing as t
+from decimal import Decimal
 
 UTC = dt.timezone.utc
 TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
@@ -238,6 +239,28 @@ def odd(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
     return record
 
 
+def mistyped(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
+    """Every 9th interaction, a patient's details in JSON types the document does not give them,
+    each value distinct (by the id): phone numbers as JSON numbers (which carry a string), an email
+    as a list, a name as an object and a revenue of "n/a" (which carry no string and no number)."""
+    if row.id % 9 == 0:
+        record.update(
+            phone_number=19_195_550_000_000 + row.id,
+            email=[f"planted.{row.id}@patients.example", f"second.{row.id}@patients.example"],
+            name={"first": f"Plantedfirst{row.id}", "last": f"Plantedlast{row.id}"},
+            revenue=f"n/a-{row.id}",
+        )
+    return record
+
+
+def beyond_double(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
+    """Every 7th interaction: numbers a double cannot hold (`liine.precision=beyond-double`): a
+    revenue of 20 and more significant digits, an id above 2^64; each distinct, by its id."""
+    if row.id % 7 == 0:
+        record.update(revenue=Decimal(f"9007199254740993.{row.id}01"), related_form_submission_id=2**64 + row.id)
+    return record
+
+
 def as_strings(value: t.Any) -> t.Any:
     """A top-level value as a Django REST back end might write it: numbers and booleans as strings."""
     if isinstance(value, bool):
@@ -246,4 +269,6 @@ def as_strings(value: t.Any) -> t.Any:
         return str(value)
     if isinstance(value, float):
         return f"{value:.2f}"  # DecimalField(decimal_places=2)
+    if isinstance(value, Decimal):
+        return str(value)
     return value

@@ -67,6 +67,15 @@ QUESTIONS: tuple[Question, ...] = (
         },
     ),
     Question(
+        "liine.precision",
+        "Does every number fit a double, as in the document's examples (`revenue` a decimal, ids integers)?",
+        {
+            "double": "yes: a few decimal places, integers below 2^53",
+            "beyond-double": "every 7th interaction: `revenue` with more digits than a double holds "
+            "(9007199254740993.<id>01) and `related_form_submission_id` above 2^64 (18446744073709551616 + id)",
+        },
+    ),
+    Question(
         "conversations.order",
         "In which order does `/conversations` list a location's conversations (the document never says)?",
         {
@@ -126,6 +135,29 @@ QUESTIONS: tuple[Question, ...] = (
         "conversations.numbers",
         'Do ids and counts arrive as JSON numbers (the sample shows "<integer>" strings everywhere)?',
         {"json": "as JSON numbers and booleans", "strings": "as JSON strings"},
+    ),
+    Question(
+        "conversations.precision",
+        "Does every integer fit 64 bits (the sample only says `<integer>`)?",
+        {"int64": "yes", "beyond-int64": "every 3rd message's `sms_msg_id` is above 2^64 (18446744073709551616 + id)"},
+    ),
+    Question(
+        "conversations.sender_info",
+        "What shape has a message's `sender_info` (the sample fakes each of its fields as "
+        '"Too many levels of nesting to fake this schema")?',
+        {
+            "flat": "name, image and meta_type strings, user_id an integer",
+            "nested": 'each field an object ({"value": ...}, as the sample shows); `name` deeper still '
+            '({"value": {"first": ..., "last": ...}, "aliases": [...]})',
+        },
+    ),
+    Question(
+        "conversations.offsets",
+        "Which UTC offset do the date-times carry (the sample only says `<string>`)?",
+        {
+            "utc": "UTC (Z), except created_at_with_tz: the practice's offset (-05:00)",
+            "local": "the practice's offset (-05:00) everywhere, the patient's date-times included",
+        },
     ),
     Question(
         "interactly.breakdown_size",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import socket
 import threading
 import time
@@ -16,10 +17,13 @@ import typing as t
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
 import orjson
 
 from tap_liine.sandbox.readings import Readings
 
+# What the simulated APIs write: Decimals as JSON numbers, integers of any size (orjson stops at 64 bits).
+ENCODER = msgspec.json.Encoder(decimal_format="number")
 FAULT_KINDS = ("429", "500", "502", "503", "503html", "truncated", "reset", "expire")
 
 
@@ -57,7 +61,7 @@ class Response:
 
     @classmethod
     def json(cls, status: int, payload: t.Any, **headers: str) -> Response:
-        return cls(status, orjson.dumps(payload), dict(headers))
+        return cls(status, ENCODER.encode(payload), dict(headers))
 
 
 Handler = t.Callable[[Request], Response]
@@ -108,6 +112,56 @@ def parse_faults(spec: str) -> tuple[str, ...]:
     return kinds
 
 
+@dataclasses.dataclass
+class Maintenance:
+    """From the `after`+1-th API request on, every request (logins included) is answered 503
+    with `Retry-After` (the whole seconds left) until `seconds` have passed since the first."""
+
+    seconds: float = 0.0
+    after: int = 0
+    _seen: int = 0
+    _ends: float | None = None
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def retry_after(self) -> int | None:
+        """Seconds to announce if this request falls in the window; None when it does not."""
+        if self.seconds <= 0:
+            return None
+        with self._lock:
+            self._seen += 1
+            now = time.monotonic()
+            if self._seen <= self.after:
+                return None
+            if self._ends is None:
+                self._ends = now + self.seconds
+            if now >= self._ends:
+                return None
+            return math.ceil(self._ends - now)
+
+
+@dataclasses.dataclass
+class Hold:
+    """API requests after the first `after` wait until released (or the server stops): a run
+    caught mid-way at a point of the test's choosing."""
+
+    after: int | None = None
+    _seen: int = 0
+    _released: threading.Event = dataclasses.field(default_factory=threading.Event)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def wait_if_held(self) -> None:
+        if self.after is None:
+            return
+        with self._lock:
+            self._seen += 1
+            held = self._seen > self.after
+        if held:
+            self._released.wait(timeout=120)
+
+    def release(self) -> None:
+        self._released.set()
+
+
 class ChangesLater:
     """Changes a test plans for the N+1-th request to an API from now: made while a client pages."""
 
@@ -140,10 +194,15 @@ class SandboxServer:
         latency_ms: float = 0.0,
         faults: FaultSchedule | None = None,
         readings: t.Mapping[str, str] | None = None,
+        maintenance: Maintenance | None = None,
+        clock_skew: float = 0.0,
     ) -> None:
         self.apis = list(apis)
         self.latency_ms = latency_ms
         self.faults = faults or FaultSchedule()
+        self.maintenance = maintenance or Maintenance()
+        self.hold = Hold()
+        self.clock_skew = clock_skew  # seconds the server's clock (its Date header) is off
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
         self.request_log: list[tuple[str, str]] = []
         # (arrival, path and query, status) of every API request, and the most handled at once.
@@ -184,6 +243,7 @@ class SandboxServer:
         self._httpd.serve_forever()
 
     def stop(self) -> None:
+        self.hold.release()
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -242,6 +302,19 @@ class SandboxServer:
             return Response.json(200, {"ok": True})
         if name == "faults":
             return Response.json(200, self.faults.injected)
+        if name == "maintenance" and request.method == "POST":
+            # {"seconds": 1.5, "after": 10}: a maintenance window from the 11th API request on
+            spec = request.json() or {}
+            self.maintenance = Maintenance(seconds=float(spec.get("seconds", 0)), after=int(spec.get("after", 0)))
+            return Response.json(200, {"ok": True})
+        if name == "hold" and request.method == "POST":
+            # {"after": 3}: API requests after the third wait; {"release": true} lets them go
+            spec = request.json() or {}
+            if spec.get("release"):
+                self.hold.release()
+            else:
+                self.hold = Hold(after=int(spec.get("after", 0)))
+            return Response.json(200, {"ok": True})
         if name == "requests":
             return Response.json(200, [list(r) for r in self.request_log])
         if name == "gather" and request.method == "POST":
@@ -274,6 +347,10 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: t.Any) -> None:
             """Quiet: tests and benchmarks read stdout."""
 
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The `Date` header, by the server's clock (`clock_skew` seconds off ours)."""
+            return super().date_time_string((time.time() if timestamp is None else timestamp) + server.clock_skew)
+
         def _dispatch(self) -> None:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -305,10 +382,15 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             """The API's response, faults applied; None for a connection reset."""
             if server.latency_ms:
                 time.sleep(server.latency_ms / 1000)
+            server.hold.wait_if_held()
             route = server.route(request.method, request.path)
             if route is None:
                 return Response.json(404, {"detail": "Not found."})
             handler, error_body = route
+            maintenance = server.maintenance.retry_after()
+            if maintenance is not None:
+                body = error_body(503, "Down for maintenance; back shortly.")
+                return Response.json(503, body, **{"Retry-After": str(maintenance)})
             forced = server.take_forced(self.path)
             if forced is not None:
                 headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tap_liine.schemas.fields import (
+    ANY,
     BOOLEAN,
     DATETIME,
     INTEGER,
@@ -50,11 +51,22 @@ CONVERSATIONS = object_schema(
     required_keys=("id", "location_id"),
 )
 
+# The document's sample fakes each of these fields as "Too many levels of nesting to fake
+# this schema": their shape is undocumented (a string, an object, ...), so any JSON value is
+# valid. Named all the same, so that a catalog can deselect them and maps can hash them.
 SENDER_INFO = nullable(
     "object",
     additionalProperties=True,
-    properties={"name": STRING, "image": STRING, "meta_type": STRING, "user_id": INTEGER},
+    properties={"name": ANY, "image": ANY, "meta_type": ANY, "user_id": ANY},
 )
+# The message's creation on the practice's clock, with its offset: the offset is what this
+# field exists for, so it is typed as the string it is and emitted as sent (a loader would
+# store a date-time as a UTC instant, the offset gone). `created_at` is the instant.
+CREATED_AT_WITH_TZ = {
+    "type": ["string", "null"],
+    "description": "When the message was created, on the practice's clock with its UTC offset, as the API writes "
+    "it (e.g. 2026-10-01T10:43:02-05:00). For the instant use created_at.",
+}
 
 CONVERSATION_MESSAGES = object_schema(
     {
@@ -74,7 +86,7 @@ CONVERSATION_MESSAGES = object_schema(
         "sender_info": SENDER_INFO,
         "attachment_url": STRING,
         "is_custom_reminder_response": BOOLEAN,
-        "created_at_with_tz": DATETIME,
+        "created_at_with_tz": CREATED_AT_WITH_TZ,
         "timezone_offset": STRING,
     },
     required_keys=("id", "location_id"),

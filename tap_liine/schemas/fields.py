@@ -18,6 +18,9 @@ BOOLEAN = nullable("boolean")
 DATETIME = nullable("string", format="date-time")
 DATE = nullable("string", format="date")
 OBJECT = nullable("object", additionalProperties=True)
+# Any JSON value: for fields the documents name but give no shape to. Listed as types, not
+# `{}`, so that tools which read a property's `type` find one.
+ANY = {"type": ["string", "number", "boolean", "object", "array", "null"]}
 STRINGS = nullable("array", items={"type": ["string", "null"]})
 
 

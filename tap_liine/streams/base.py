@@ -24,8 +24,11 @@ from singer_sdk.exceptions import MaxRecordsLimitException
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
+from tap_liine.auth import ExchangedTokenAuthenticator
 from tap_liine.bookmarks import Bookmarks
+from tap_liine.errors import Cancelled
 from tap_liine.fidelity import TypeFidelity
+from tap_liine.gate import Stopped
 from tap_liine.http import ResilientHTTP
 from tap_liine.instants import UtcInstants, parse_datetime
 from tap_liine.pipeline import PartitionPipeline, batched
@@ -157,6 +160,19 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         in order, each followed by `task_done`, then the partition's bookmark and a STATE."""
         if context is None:  # no partition at all: this source is not configured
             return
+        try:
+            yield from self._partition_records(context)
+        except (Cancelled, Stopped) as exc:
+            failure = self.resources.gate.failure if isinstance(exc, Stopped) else exc
+            if not isinstance(failure, Cancelled):
+                raise
+            # The state as of the last task done: every record it covers is out, and the
+            # records of the unfinished task are read again by the next run.
+            self.emit_state()
+            raise failure from None
+
+    def _partition_records(self, context: Context) -> t.Iterable[dict[str, t.Any]]:
+        self.resources.check_credentials(t.cast("list[TapStream]", list(self.owner.streams.values())))
         pipeline = self._pipeline
         if pipeline is None or pipeline.next_partition != dict(context):
             # First partition, or the SDK asks out of the planned order: plan from here.
@@ -170,6 +186,11 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
             self.task_done(context, task)
         self.partition_done(context)
         self.finish_partition(context)
+
+    def check_credentials(self) -> None:
+        """Log in (once per run, see `TapResources.check_credentials`); raises when refused."""
+        if isinstance(self.authenticator, ExchangedTokenAuthenticator):
+            self.authenticator.current_header()
 
     def _start_pipeline(self, context: dict[str, t.Any]) -> PartitionPipeline[t.Any]:
         if self._pipeline is not None:

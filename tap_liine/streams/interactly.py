@@ -15,12 +15,14 @@ complete; buckets starting outside the window are left to the window they start 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 
 import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
+from tap_liine.errors import api_message
 from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
 from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
@@ -37,6 +39,19 @@ PAGE_SIZE = 300  # the API's default `size`; a server may send fewer, see ListsP
 BREAKDOWNS = ("source", "utm_source", "utm_medium", "utm_campaign")
 UTC = dt.timezone.utc
 TREND_MARGIN = dt.timedelta(days=2)  # a bucket (a local day, at most) starting in the window is complete
+# How a 400 refusing the start..end range as too long may put it: a span, and too much of it.
+SPAN = re.compile(r"\b(range|period|interval|span|window|days?)\b", re.I)
+TOO_LONG = re.compile(r"\b(too (long|large|wide|big|many)|exceed\w*|at most|max(imum)?)\b", re.I)
+
+
+class RangeRefused(FatalAPIError):
+    """A 400 refusing a request's start..end range as too long."""
+
+
+def api_time(moment: dt.datetime) -> str:
+    """A request timestamp in the documented form YYYY-MM-DDTHH:mm:ss.sssZ."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class InteractlyStream(TapStream):
@@ -72,12 +87,28 @@ class InteractlyStream(TapStream):
         params: dict[str, t.Any] = {
             "size": PAGE_SIZE,
             "page": next_page_token or 1,
-            "start": context["window_start"].isoformat(),
-            "end": context["window_end"].isoformat(),
+            "start": api_time(context["window_start"]),
+            "end": api_time(context["window_end"]),
         }
         if context["appointment_type"] != ALL_TYPES:
             params["appointmentType"] = context["appointment_type"]
         return params
+
+    def refusal(self, response: requests.Response, message: str) -> Exception:
+        words = api_message(response)
+        if response.status_code == 400 and SPAN.search(words) and TOO_LONG.search(words):
+            return RangeRefused(message)
+        hint = {401: "interactly_api_key", 403: "interactly_api_key", 404: "interactly_integration_ids"}
+        if response.status_code in hint:
+            message += f". Check the setting `{hint[response.status_code]}`."
+        return super().refusal(response, message)
+
+    def check_credentials(self) -> None:
+        """The API key has no login of its own: one request for an empty range (start = end) checks it."""
+        integration = self.config["interactly_integration_ids"][0]
+        moment = parse_datetime(self.config["start_date"])
+        self._local.where = f"integration {integration}, checking the API key"
+        list(self.request_records({**self.partitions[0], "window_start": moment, "window_end": moment}))
 
     def check_envelope(self, body: t.Any, where: str) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("overview"), dict):
@@ -108,7 +139,34 @@ class InteractlyStream(TapStream):
         return f"integration {context['integration_id']}, type {context['appointment_type']}, {days}"
 
     def fetch(self, context: Context, task: Window) -> t.Iterable[dict[str, t.Any]]:
-        return self.rows_for(context, task)
+        """The window's rows, asked for in parts of at most as many days as the API has accepted:
+        a range refused as too long is halved until accepted, and that length kept for the run."""
+        rows: list[dict[str, t.Any]] = []
+        limit = (task.last - task.first).days + 1
+        first = task.first
+        while first <= task.last:
+            limit = min(limit, self.observations.decided(self.range_key, limit))
+            part = Window(first, min(task.last, first + dt.timedelta(days=limit - 1)))
+            try:
+                rows += self.rows_for(context, part)
+            except RangeRefused as exc:
+                days = (part.last - part.first).days + 1
+                if days == 1:
+                    msg = f"{exc}; the API refuses even one day's range, which the tap cannot shorten."
+                    raise FatalAPIError(msg) from None
+                limit = (days + 1) // 2
+                self.observations.decide(self.range_key, min(limit, self.observations.decided(self.range_key, limit)))
+                self.observations.note(
+                    f"{self.range_key}:{limit}",
+                    "%s: %s; asking for %d days at a time from now on.", self.name, exc, limit,
+                )  # fmt: skip
+                continue
+            first = part.last + dt.timedelta(days=1)
+        return rows
+
+    @property
+    def range_key(self) -> str:
+        return f"{self.name}.longest_window_days"
 
     def task_done(self, context: Context, task: Window) -> None:
         """Days come oldest first and each window is read whole: its last day is the bookmark."""

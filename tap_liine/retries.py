@@ -1,0 +1,100 @@
+"""How the tap retries a request, whether a stream's (http.py) or a login (auth.py).
+
+A retriable error (429, 5xx, an error carrying Retry-After, a timeout, a reset, an
+unreadable body) is tried again up to `max_retries` tries in all. The wait before the next
+try is the server's Retry-After when it gave one (the request gate holds every other thread
+meanwhile), none before a re-login, else exponential from `retry_wait_seconds`. A request
+that exhausts its tries fails the run with one sentence naming what was asked and answered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import typing as t
+
+import backoff
+import requests
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+
+from tap_liine.errors import RetryLater, UnauthorizedRetry
+from tap_liine.gate import Stopped
+
+if t.TYPE_CHECKING:
+    from collections.abc import Generator
+
+RETRIABLE_ERRORS = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    tries: int = 5
+    first_wait: float = 2.0
+    longest_wait: float = 300.0  # the longest Retry-After waited for
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> RetryPolicy:
+        return cls(
+            tries=int(config.get("max_retries", cls.tries)),
+            first_wait=float(config.get("retry_wait_seconds", cls.first_wait)),
+            longest_wait=float(config.get("max_retry_after_seconds", cls.longest_wait)),
+        )
+
+    def waits(self) -> Generator[float, t.Any, None]:
+        """Waits between the tries of one request (backoff sends each error in; it counts the tries)."""
+        backoffs = 0
+        error = yield 0.0  # backoff primes the generator with send(None) and discards this
+        while True:
+            if isinstance(error, UnauthorizedRetry):
+                wait = 0.0
+            elif isinstance(error, RetryLater) and error.wait is not None:
+                wait = error.wait
+            else:
+                wait = self.first_wait * 2**backoffs
+                backoffs += 1
+            error = yield wait
+
+    @staticmethod
+    def jitter(value: float) -> float:
+        # Never shorter than asked (Retry-After is a floor); up to 10% longer.
+        return value + random.uniform(0, value / 10)  # noqa: S311
+
+    def retrying(
+        self,
+        func: F,
+        *,
+        on_backoff: t.Callable[[t.Any], None],
+        unreachable: t.Callable[[BaseException], str],
+    ) -> F:
+        """`func` retried by this policy; giving up fails the run with one sentence (`unreachable`
+        says what could not be reached when no answer came at all)."""
+        decorated = backoff.on_exception(
+            self.waits,
+            RETRIABLE_ERRORS,
+            max_tries=self.tries,
+            on_backoff=on_backoff,
+            jitter=self.jitter,
+            logger=None,
+        )(func)
+
+        def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            try:
+                return decorated(*args, **kwargs)
+            except Stopped:
+                raise
+            except RetriableAPIError as exc:
+                msg = f"Giving up after {self.tries} tries: {exc}"
+                raise FatalAPIError(msg) from None
+            except (requests.exceptions.RequestException, ConnectionResetError) as exc:
+                msg = f"Giving up after {self.tries} tries: {unreachable(exc)}"
+                raise FatalAPIError(msg) from None
+
+        return t.cast("F", call)
