@@ -9,6 +9,7 @@ so a second `make demo` lands the same rows again instead of an incremental sliv
 
 from __future__ import annotations
 
+import decimal
 import os
 import socket
 import subprocess
@@ -52,6 +53,33 @@ def meltano_env(url: str, warehouse: Path) -> dict[str, str]:
     return env
 
 
+def cell(value: object) -> str:
+    """A number with thousands separators (whole numbers without decimals), "-" for none."""
+    if value is None:
+        return "-"
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return str(value)
+
+
+def line(values: list[str], widths: list[int]) -> str:
+    """The first column left-aligned, the numbers after it right-aligned."""
+    return "  " + "  ".join(
+        v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths, strict=True))
+    )
+
+
+def show(con: duckdb.DuckDBPyConnection, title: str, labels: list[str], sql: str, note: str) -> None:
+    """A mart's answer as a table a person reads at a glance: labelled columns and a note on what they count."""
+    rows = [[cell(value) for value in row] for row in con.sql(sql).fetchall()]
+    widths = [max(len(label), *(len(row[i]) for row in rows)) for i, label in enumerate(labels)]
+    print(f"\n{title}")
+    print(line(labels, widths))
+    for row in rows:
+        print(line(row, widths))
+    print(f"  {note}")
+
+
 def report(warehouse: Path, expected: dict[str, int]) -> bool:
     con = duckdb.connect(str(warehouse), read_only=True)
     q = con.sql
@@ -62,28 +90,35 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
         ok &= got == want
         print(f"  {table:<24}{got:>8}   {'= sandbox truth' if got == want else f'!= {want} expected'}")
     print("Every table matches the sandbox's ground truth." if ok else "MISMATCH against the sandbox's ground truth.")
-    print("\nCalls by location: answered, missed (analytics.call_handling)")
-    print(
-        q(f"""
-        select location, sum(calls) as calls, sum(answered) as answered, sum(missed) as missed
-        from {MARTS}.call_handling group by 1 order by calls desc""")
+    show(
+        con,
+        "Inbound calls by location (analytics.call_handling)",
+        ["Location", "Calls", "Answered", "Missed", "Neither"],
+        f"""select location, sum(calls), sum(answered), sum(missed), sum(calls - answered - missed)
+        from {MARTS}.call_handling group by 1 order by 2 desc""",
+        "Calls: inbound and not spam-likely. Neither answered nor missed: calls that ended in an error "
+        "or are still in progress.",
     )
-    print("How fast patients get an answer, median minutes per location (analytics.patient_response_times)")
-    print(
-        q(f"""
-        select location_id, count(*) as conversations, count(first_reply_at) as answered,
-               round(median(response_seconds) / 60, 1) as median_minutes
-        from {MARTS}.patient_response_times group by 1 order by 1""")
+    show(
+        con,
+        "How fast patients get an answer, per location (analytics.patient_response_times)",
+        ["Location", "Conversations", "Answered", "Median minutes to answer"],
+        f"""select location_id, count(*), count(first_reply_at), round(median(response_seconds) / 60)
+        from {MARTS}.patient_response_times group by 1 order by 1""",
+        "From the patient's first message to the practice's first reply after it.",
     )
-    print("Funnel by marketing channel, first-touch attribution (analytics.lead_funnel)")
-    print(
-        q(f"""
-        select marketing_channel as channel, sum(interactions) as interactions, sum(new_leads) as new_leads,
-               sum(booked) as booked, sum(booked_later) as booked_later, sum(attended) as attended,
-               sum(no_shows) as no_shows, round(sum(revenue), 2) as revenue_usd
+    show(
+        con,
+        "Funnel by marketing channel, first-touch attribution (analytics.lead_funnel)",
+        ["Channel", "Interactions", "New leads", "Booked", "Booked later", "Attended", "No-shows", "Revenue ($)",
+         "Revenue per booking ($)"],
+        f"""select marketing_channel, sum(interactions), sum(new_leads), sum(booked), sum(booked_later),
+               sum(attended), sum(no_shows), round(sum(revenue)),
+               round(sum(revenue) / nullif(sum(booked) + sum(booked_later), 0))
         from {MARTS}.lead_funnel where attribution = 'first_touch'
-        group by 1 order by interactions desc""")
-    )
+        group by 1 order by 2 desc""",
+        "Spam-likely interactions left out; revenue is that of booked and booked-later interactions.",
+    )  # fmt: skip
     return ok
 
 

@@ -38,7 +38,21 @@ def chunks(records: t.Iterator[dict], size: int) -> t.Iterator[t.Iterator[dict]]
         yield itertools.chain((first,), itertools.islice(records, size - 1))
 
 
-class JsonLinesBatcher(BaseBatcher):
+class _Files(BaseBatcher):
+    """What both batchers share: the compression asked, and how their files are named."""
+
+    @property
+    def gzipped(self) -> bool:
+        return self.batch_config.encoding.compression == "gzip"
+
+    def file_names(self, extension: str) -> t.Iterator[str]:
+        """`<prefix><tap>--<stream>-<uuid>-<n>.<extension>[.gz]`, n = 1, 2, ...: the files of one sync."""
+        stem = f"{self.batch_config.storage.prefix or ''}{self.tap_name}--{self.stream_name}-{uuid4()}"
+        suffix = ".gz" if self.gzipped else ""
+        return (f"{stem}-{number}.{extension}{suffix}" for number in itertools.count(1))
+
+
+class JsonLinesBatcher(_Files):
     """One file per `batch_size` records; one manifest (a list of one file URL) per file.
 
     `hold_chunks`: read a file's records before opening it. For a parent stream, whose
@@ -50,32 +64,28 @@ class JsonLinesBatcher(BaseBatcher):
     hold_chunks = False
 
     def get_batches(self, records: t.Iterator[dict]) -> t.Iterator[list[str]]:
-        storage = self.batch_config.storage
-        gzipped = self.batch_config.encoding.compression == "gzip"
-        stem = f"{storage.prefix or ''}{self.tap_name}--{self.stream_name}-{uuid4()}"
-        records = iter(records)
-        for number, run in enumerate(chunks(records, self.batch_config.batch_size), start=1):
+        storage, names = self.batch_config.storage, self.file_names("jsonl")
+        for run in chunks(iter(records), self.batch_config.batch_size):
+            filename = next(names)
             chunk = iter(list(run)) if self.hold_chunks else run
-            filename = f"{stem}-{number}.jsonl" + (".gz" if gzipped else "")
             with storage.open(filename, "wb") as file:
-                sink = gzip.GzipFile(fileobj=file, mode="wb", compresslevel=GZIP_LEVEL) if gzipped else file
+                sink = gzip.GzipFile(fileobj=file, mode="wb", compresslevel=GZIP_LEVEL) if self.gzipped else file
                 with sink:
                     for block in chunks(chunk, LINES_PER_WRITE):
                         sink.write(encoder.encode_lines(list(block)))
             yield [storage.get_url(filename)]
 
 
-class ParquetBatcher(BaseBatcher):
+class ParquetBatcher(_Files):
     """One Parquet file per `batch_size` records (gzip-compressed when so configured)."""
 
     def get_batches(self, records: t.Iterator[dict]) -> t.Iterator[list[str]]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        storage = self.batch_config.storage
-        gzipped = self.batch_config.encoding.compression == "gzip"
-        stem = f"{storage.prefix or ''}{self.tap_name}--{self.stream_name}-{uuid4()}"
-        for number, run in enumerate(chunks(iter(records), self.batch_config.batch_size), start=1):
+        storage, names = self.batch_config.storage, self.file_names("parquet")
+        for run in chunks(iter(records), self.batch_config.batch_size):
+            filename = next(names)
             rows = list(run)  # before the file opens: a parent's records write their children's files
             try:
                 table = pa.Table.from_pylist(rows)
@@ -87,9 +97,8 @@ class ParquetBatcher(BaseBatcher):
                     "beyond 64 bits). Set `batch_config.encoding.format` to `jsonl`, which keeps every value as sent."
                 )
                 raise RunStopped(msg) from None
-            filename = f"{stem}-{number}.parquet" + (".gz" if gzipped else "")
             with storage.open(filename, "wb") as file:
-                pq.write_table(table, file, compression="gzip" if gzipped else "snappy")
+                pq.write_table(table, file, compression="gzip" if self.gzipped else "snappy")
             yield [storage.get_url(filename)]
 
 

@@ -15,8 +15,9 @@ import importlib.util
 import typing as t
 
 import orjson
-import pendulum
 from jsonschema import Draft202012Validator, ValidationError
+
+from tap_liine.instants import parse_datetime
 
 INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
@@ -276,8 +277,8 @@ def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> li
     start = config.get("start_date")
     if isinstance(start, str) and not any("`start_date`" in e for e in errors):
         try:
-            pendulum.parse(start)
-        except (ValueError, pendulum.parsing.exceptions.ParserError):
+            parse_datetime(start)  # the parser every stream reads it with
+        except ValueError:
             errors.append(f"Setting `start_date` must be a real date, such as 2025-01-01T00:00:00Z; got {start!r}.")
     errors += _cross_setting_errors(config)
     return list(dict.fromkeys(errors))

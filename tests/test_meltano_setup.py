@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from ruamel.yaml import YAML
 
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
@@ -37,7 +38,7 @@ def readme_commands() -> list[str]:
     """The `meltano` lines of the README's code blocks marked as tested, without their comments."""
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(re.escape(MARKER) + r"\s*```bash\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 2, "the README's tested command blocks are missing"
+    assert len(blocks) == 3, "the README's tested command blocks are missing"
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith("meltano ")]
 
@@ -47,8 +48,9 @@ def throwaway_project(tmp_path: Path) -> Path:
     project = tmp_path / "project"
     (project / ".meltano").mkdir(parents=True)
     shutil.copy(ROOT / "meltano.yml", project / "meltano.yml")
-    for kind in ("extractors", "loaders"):
+    for kind in ("extractors", "loaders", "utilities"):
         (project / ".meltano" / kind).symlink_to(ROOT / ".meltano" / kind)
+    (project / "transform").symlink_to(ROOT / "transform")
     for name, value in SECRETS.items():
         (project / name).write_text(value)
     return project
@@ -94,6 +96,14 @@ def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
             'select to_char(updated_at, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') from liine.interactions where id = %s',
             (min(ids),),
         ).fetchone()
+        # The analytics one-liner built the marts: Liine's from every interaction, the other
+        # sources' empty (the README's `select` loaded interactions only).
+        funnel = con.execute("select sum(interactions) from analytics.lead_funnel where attribution = 'first_touch'")
+        in_funnel = funnel.fetchone()
+        empty = [con.execute(f"select count(*) from analytics.{mart}").fetchone()
+                 for mart in ("patient_response_times", "appointments_daily")]  # fmt: skip
+    spam = {i for i in ids if api.record(api.by_id[i])["is_spam_likely"]}
+    assert in_funnel == (len(ids - spam),) and empty == [(0,), (0,)]
     assert ids == expected and len(ids) > 500
     assert tables == {"interactions"}  # the README's `select`
     assert stored == (api.record(api.by_id[min(ids)])["updated_at"],)  # the same instant, on a New York server
@@ -106,26 +116,91 @@ def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
         assert secret in dotenv and secret not in after, name
 
 
-def test_the_tap_is_added_to_a_brand_new_meltano_project_and_runs(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def definition(tmp_path_factory) -> Path:
+    """`make dist`'s dist/tap-liine.yml: the Hub definition whose pip_url is the wheel just built."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from dist_definition import write_definition
 
-    subprocess.run([str(UV), "build", "-q", "-o", str(tmp_path / "dist")], cwd=ROOT, check=True, timeout=300)
-    definition = write_definition(tmp_path / "dist")
-    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run([str(UV), "build", "-q", "-o", str(dist)], cwd=ROOT, check=True, timeout=300)
+    return write_definition(dist)
+
+
+def new_project(tmp_path: Path, definition: Path, server: SandboxServer, env: dict[str, str]) -> Path:
+    """`meltano init`, tap-liine added from `definition` and configured for the sandbox's Liine."""
     subprocess.run([str(MELTANO), "init", str(tmp_path / "new"), "--no-usage-stats"], env=env, check=True,
                    capture_output=True, timeout=300)  # fmt: skip
     project = tmp_path / "new"
     meltano(project, "add", "--plugin-type", "extractor", "tap-liine", "--from-ref", str(definition), env=env)
+    settings = {
+        "api_url": server.url,
+        "username": "demo",
+        "customer_ids": "[101]",
+        "start_date": "2025-01-01T00:00:00Z",
+    }
+    for name, value in settings.items():
+        meltano(project, "config", "set", "tap-liine", name, value, env=env)
+    (project / "pw.txt").write_text("demo-password")
+    meltano(project, "config", "set", "--from-file=pw.txt", "tap-liine", "password", env=env)
+    return project
+
+
+def test_the_tap_is_added_to_a_brand_new_meltano_project_and_runs(tmp_path, definition) -> None:
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
     with SandboxServer([LiineApi(customers=[101], scale=300)]) as server:
-        settings = {"api_url": server.url, "username": "demo", "customer_ids": "[101]",
-                    "start_date": "2025-01-01T00:00:00Z"}  # fmt: skip
-        for name, value in settings.items():
-            meltano(project, "config", "set", "tap-liine", name, value, env=env)
-        (project / "pw.txt").write_text("demo-password")
-        meltano(project, "config", "set", "--from-file=pw.txt", "tap-liine", "password", env=env)
+        project = new_project(tmp_path, definition, server, env)
         out = meltano(project, "invoke", "tap-liine", env=env).stdout
         expected = expected_interactions(server.url, [101], "2025-01-01")
     records = [line for line in out.splitlines() if line.startswith('{"type":"RECORD","stream":"interactions"')]
     assert len(records) == len(expected) == 300
     assert "tap_liine-0.1.0-py3-none-any.whl" in (project / "meltano.yml").read_text()
+
+
+def readme_marts_section() -> dict[str, str]:
+    """The blocks of the README's "Add the marts to your project": {what: text}."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"<!-- tested: marts in a new project: (\S+) -->\s*```\w+\n(.*?)```", text, flags=re.S)
+    return dict(blocks)
+
+
+def test_the_marts_are_added_to_a_brand_new_meltano_project_as_the_readme_says(tmp_path, definition, pg) -> None:
+    """tap-liine from dist/, target-postgres and dbt-postgres with the tap_liine package, end to end."""
+    blocks = readme_marts_section()
+    assert sorted(blocks) == ["commands", "meltano.yml", "transform/dbt_project.yml", "transform/packages.yml",
+                              "transform/profiles.yml"]  # fmt: skip
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    api = LiineApi(customers=[101], scale=300)
+    with SandboxServer([api]) as server:
+        project = new_project(tmp_path, definition, server, env)
+        # meltano.yml gets the README's plugins; transform/ its three files.
+        yaml = YAML()
+        config = yaml.load((project / "meltano.yml").read_text())
+        for kind, plugins in yaml.load(blocks["meltano.yml"])["plugins"].items():
+            config["plugins"].setdefault(kind, []).extend(plugins)
+        with (project / "meltano.yml").open("w") as out:
+            yaml.dump(config, out)
+        (project / "transform").mkdir(exist_ok=True)  # meltano init makes it
+        for name in ("dbt_project.yml", "packages.yml", "profiles.yml"):
+            (project / "transform" / name).write_text(blocks[f"transform/{name}"])
+        # Only what cannot be written in a README changes: where the database and the package are.
+        (project / "transform" / "packages.yml").write_text(f"packages:\n  - local: {ROOT / 'transform'}\n")
+        (project / "pg-password.txt").write_text("unused-with-trust-auth")
+        local = {"db.internal": pg.host, "port 5432": f"port {pg.port}", "user loader": f"user {pg.user}",
+                 "database analytics": f"database {pg.database}"}  # fmt: skip
+        for line in blocks["commands"].splitlines():
+            command = line.split("  #")[0].strip()
+            for written, here in local.items():
+                command = command.replace(written, here)
+            meltano(project, *shlex.split(command)[1:], env=env)
+        records = [api.record(api.by_id[i]) for i in expected_interactions(server.url, [101], "2025-01-01")]
+    with psycopg.connect(pg.dsn()) as con:
+        marts = ("lead_funnel", "call_handling", "patient_response_times", "appointments_daily")
+        counts = {mart: con.execute(f"select count(*) from analytics.{mart}").fetchone() for mart in marts}
+        interactions = con.execute(
+            "select sum(interactions) from analytics.lead_funnel where attribution = 'first_touch'"
+        ).fetchone()
+    assert interactions == (sum(not r["is_spam_likely"] for r in records),)
+    assert counts["lead_funnel"] > (0,) and counts["call_handling"] > (0,)
+    assert counts["patient_response_times"] == counts["appointments_daily"] == (0,)  # Liine only: built empty
+    assert "DBT_POSTGRES" not in (project / ".env").read_text()  # one connection: target-postgres's

@@ -24,7 +24,7 @@ import orjson
 
 from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
 from tap_liine.sandbox.liine_data import ANCHOR, NAMES
-from tap_liine.sandbox.readings import Readings
+from tap_liine.sandbox.readings import Readings, reported_count
 from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
@@ -133,7 +133,7 @@ class ConversationsApi:
         conversation = Conversation(conversation_id, location, created, created, patient, [])
         moment = created
         for _ in range(rng.randint(0, max_messages)):
-            moment += dt.timedelta(seconds=rng.randint(30, 4 * 86400))
+            moment += dt.timedelta(seconds=rng.randint(30, 6 * 3600))  # answers come in minutes to hours
             if moment > max(ANCHOR, created):
                 break
             self._add_message(conversation, moment)
@@ -234,9 +234,9 @@ class ConversationsApi:
         refusal = self.readings["conversations.past_last_page"]
         if not page and query.page > 1 and refusal != "empty":  # page 1 may be empty, as in DRF
             return Response.json(int(refusal), {"detail": "Invalid page."})
-        count: t.Any = {"total": len(matching), "missing": None, "string": str(len(matching)), "page": len(page)}[
-            self.readings["conversations.count"]
-        ]
+        reading = self.readings["conversations.count"]
+        count: t.Any = reported_count("total" if reading == "string" else reading, len(matching), len(page))
+        count = str(count) if reading == "string" else count
         envelope = _envelope(200, data, "Conversations", [], count=count)
         if self.readings["conversations.numbers"] == "strings":
             envelope.body = ENCODER.encode(_stringified(msgspec.json.decode(envelope.body)))

@@ -207,8 +207,8 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
         "provider_names": rng.sample(PROVIDERS, rng.randint(1, 2)) if has_appt else None,
         "appointment_location": rng.choice(LOCATIONS) if has_appt else None,
         "appointment_status": maybe(rng.choice(APPOINTMENT_STATUSES)) if has_appt else None,
-        # Revenue: cents-exact dollars, sometimes large.
-        "revenue": rng.randint(0, 5_000_000) / 100 if has_appt else None,
+        # Revenue: a booked treatment's worth, $150 to $8,000, cents-exact (quirky() sends huge ones).
+        "revenue": rng.randint(15_000, 800_000) / 100 if has_appt else None,
     }
 
 

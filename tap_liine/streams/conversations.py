@@ -99,6 +99,9 @@ class ConversationsStream(TapStream):
         params["updated_since"] = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
         return params
 
+    def walk_finished(self) -> bool:
+        return t.cast("PassesPaginator", self._local.paginator).finish()
+
     def check_envelope(self, body: t.Any, where: str) -> None:
         failed = isinstance(body, dict) and str(body.get("code")).lower() == "false"
         if not isinstance(body, dict) or failed or not isinstance(body.get("data"), list):
@@ -162,7 +165,7 @@ class ConversationsStream(TapStream):
 
     def finish_partition(self, context: Context) -> None:
         if self.messages is not None:  # its bookmark is saved when the location's conversations are out
-            self.save_progress(self.messages.location_done(context))
+            self.save_progress(self.messages.location_done(context, complete=self.read_to_proof(context)))
         super().finish_partition(context)
 
 
@@ -204,10 +207,10 @@ class ConversationMessagesStream(TapStream):
     def get_new_paginator(self) -> None:
         return None
 
-    def location_done(self, context: Context) -> t.Callable[[], None]:
+    def location_done(self, context: Context, *, complete: bool) -> t.Callable[[], None]:
         """A location's conversations are written: log its messages' count, and return the
         change that writes their bookmark (the parent saves it with its own)."""
         self._counter.with_context({"location_id": context["location_id"]})
         self._counter.exit()
         key, state = self.partition_key(context), self.get_context_state(context)
-        return lambda: self.bookmarks.finish(key, state)
+        return lambda: self.bookmarks.finish(key, state, complete=complete)

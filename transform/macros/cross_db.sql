@@ -1,24 +1,24 @@
 {#- What the three warehouses spell differently. JSON: DuckDB's JSON and PostgreSQL's jsonb
     take ->>; Snowflake's VARIANT takes a path. -#}
 
-{% macro json_text(column, key) -%}{{ return(adapter.dispatch("json_text", "liine")(column, key)) }}{%- endmacro %}
+{% macro json_text(column, key) -%}{{ return(adapter.dispatch("json_text", "tap_liine")(column, key)) }}{%- endmacro %}
 {% macro default__json_text(column, key) -%}({{ column }} ->> '{{ key }}'){%- endmacro %}
 {% macro postgres__json_text(column, key) -%}(cast({{ column }} as jsonb) ->> '{{ key }}'){%- endmacro %}
 {% macro snowflake__json_text(column, key) -%}({{ column }}:{{ key }}::varchar){%- endmacro %}
 
 {#- The elements of a JSON list column, joined as rows; each element is `list_element()`. -#}
-{% macro list_elements(column) -%}{{ return(adapter.dispatch("list_elements", "liine")(column)) }}{%- endmacro %}
+{% macro list_elements(column) -%}{{ return(adapter.dispatch("list_elements", "tap_liine")(column)) }}{%- endmacro %}
 {% macro default__list_elements(column) -%}cross join unnest(cast({{ column }} as json[])) as elements(element){%- endmacro %}
 {#- to_jsonb: target-postgres makes a list of objects jsonb[], other loaders jsonb; both become a jsonb list. -#}
 {% macro postgres__list_elements(column) -%}cross join lateral jsonb_array_elements(to_jsonb({{ column }})) as elements(element){%- endmacro %}
 {% macro snowflake__list_elements(column) -%}cross join lateral flatten(input => {{ column }}) as elements{%- endmacro %}
 
-{% macro list_element() -%}{{ return(adapter.dispatch("list_element", "liine")()) }}{%- endmacro %}
+{% macro list_element() -%}{{ return(adapter.dispatch("list_element", "tap_liine")()) }}{%- endmacro %}
 {% macro default__list_element() -%}element{%- endmacro %}
 {% macro snowflake__list_element() -%}elements.value{%- endmacro %}
 
 {#- Seconds from `start` to `end`, fractions kept. -#}
-{% macro seconds_between(start, end) -%}{{ return(adapter.dispatch("seconds_between", "liine")(start, end)) }}{%- endmacro %}
+{% macro seconds_between(start, end) -%}{{ return(adapter.dispatch("seconds_between", "tap_liine")(start, end)) }}{%- endmacro %}
 {% macro default__seconds_between(start, end) -%}((epoch_ms({{ end }}) - epoch_ms({{ start }})) / 1000.0){%- endmacro %}
 {% macro postgres__seconds_between(start, end) -%}cast(extract(epoch from ({{ end }} - {{ start }})) as double precision){%- endmacro %}
 {% macro snowflake__seconds_between(start, end) -%}(datediff('millisecond', {{ start }}, {{ end }}) / 1000.0){%- endmacro %}
@@ -28,5 +28,15 @@
 {% macro wall_clock(column) -%}
     cast(replace(replace({{ column }}, 'T', ' '), 'Z', '') as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+
+{#- A UTC timestamp (without zone) as the practice's wall clock: in the time zone
+    `tap_liine__timezone` (an IANA name, default America/New_York). -#}
+{% macro practice_time(column) -%}{{ return(adapter.dispatch("practice_time", "tap_liine")(column, var("tap_liine__timezone"))) }}{%- endmacro %}
+{% macro default__practice_time(column, zone) -%}timezone('{{ zone }}', timezone('UTC', {{ column }})){%- endmacro %}
+{% macro postgres__practice_time(column, zone) -%}(({{ column }} at time zone 'UTC') at time zone '{{ zone }}'){%- endmacro %}
+{% macro snowflake__practice_time(column, zone) -%}convert_timezone('UTC', '{{ zone }}', {{ column }}){%- endmacro %}
+
+{#- Categorical values compared by meaning: case and surrounding spaces do not matter. -#}
+{% macro category(column) -%}lower(trim({{ column }})){%- endmacro %}
 
 {% macro count_if(condition) -%}sum(case when {{ condition }} then 1 else 0 end){%- endmacro %}

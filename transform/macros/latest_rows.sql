@@ -1,8 +1,11 @@
-{#- One row per key: the newest version. Upserting loaders (target-postgres, target-duckdb
-    with keys) keep one already; appending ones keep every version. Newest = latest
-    `updated` value, then the loader's own sequence or batch time when its table has them. -#}
-{% macro latest_rows(relation, keys, updated=none) -%}
-    {%- set present = adapter.get_columns_in_relation(relation) | map(attribute="name") | map("lower") | list -%}
+{#- One row per key of the loaded `table` (see liine_table): the newest version. Upserting
+    loaders (target-postgres, target-duckdb with keys) keep one already; appending ones keep
+    every version. Newest = latest `updated` value, then the loader's own sequence or batch
+    time when its table has them. -#}
+{% macro latest_rows(table, keys, updated=none) -%}
+    {%- set relation = liine_table(table) -%}
+    {%- set present = [] if relation is string else
+        adapter.get_columns_in_relation(relation) | map(attribute="name") | map("lower") | list -%}
     {%- set order = [] -%}
     {%- if updated -%}{%- do order.append(updated ~ " desc nulls last") -%}{%- endif -%}
     {%- for column in ["_sdc_sequence", "_sdc_batched_at", "_sdc_received_at"] -%}

@@ -1,4 +1,8 @@
--- Grain: integration x appointment type x UTC day (every day the statistics cover).
+{{ config(enabled=liine_enabled("interactly")) }}
+-- Grain: integration x appointment type x UTC day (every day the statistics cover). The tap
+-- asks Interactly for its statistics one UTC day at a time and sums the trends entries by
+-- the UTC day they start on, so both halves of a row are keyed by the same day; a day of the
+-- practice cannot be rebuilt from them (the API gives no finer times).
 -- Top source and UTM values: the most appointments, ties broken alphabetically.
 with ranked as (
     select

@@ -1,9 +1,11 @@
+{{ config(enabled=liine_enabled("liine")) }}
 -- Grain: day x location (last touch) x agent x hour of day (the practice's local time).
--- Inbound calls that are not spam-likely. Answered: the call's status is "Connected";
--- missed: "Not Connected" or "Busy" (errors and calls in progress are neither).
+-- Inbound calls that are not spam-likely. Answered: status "Connected", "Answered" or
+-- "Complete"; missed: "Not Connected", "Not Answered" or "Busy" (any case; errors and calls
+-- in progress are neither, so answered + missed can be fewer than calls).
 with calls as (
     select * from {{ ref("stg_liine__interactions") }}
-    where interaction_type = 'call' and direction = 'inbound' and not is_spam_likely
+    where is_call and is_inbound and not is_spam_likely
 )
 
 select
@@ -12,18 +14,16 @@ select
     coalesce(agent, 'Unassigned') as agent,
     activity_hour as hour_of_day,
     count(*) as calls,
-    {{ count_if("connection_status = 'Connected'") }} as answered,
-    {{ count_if("connection_status in ('Not Connected', 'Busy')") }} as missed,
+    {{ count_if("is_answered") }} as answered,
+    {{ count_if("is_missed") }} as missed,
     {{ count_if("voicemail") }} as voicemails,
-    coalesce(sum(case when connection_status = 'Connected' then duration_seconds end), 0) as answered_seconds,
-    {{ count_if("outcome = 'Booked'") }} as booked,
-    {{ count_if("outcome = 'Booked Later'") }} as booked_later,
-    {{ count_if("outcome = 'Not Booked'") }} as not_booked,
-    {{ count_if("outcome = 'Not Booked' and reason_not_booked = 'Price Objection'") }} as not_booked_price,
-    {{ count_if("outcome = 'Not Booked' and reason_not_booked = 'Caller Procrastination'") }}
-        as not_booked_procrastination,
-    {{ count_if("outcome = 'Not Booked' and reason_not_booked not in ('Price Objection', 'Caller Procrastination')") }}
-        as not_booked_other_reason,
-    {{ count_if("outcome = 'Not Booked' and reason_not_booked is null") }} as not_booked_no_reason
+    coalesce(sum(case when is_answered then duration_seconds end), 0) as answered_seconds,
+    {{ count_if("is_outcome_booked") }} as booked,
+    {{ count_if("is_outcome_booked_later") }} as booked_later,
+    {{ count_if("is_outcome_not_booked") }} as not_booked,
+    {{ count_if("is_outcome_not_booked and reason_not_booked_group = 'price'") }} as not_booked_price,
+    {{ count_if("is_outcome_not_booked and reason_not_booked_group = 'procrastination'") }} as not_booked_procrastination,
+    {{ count_if("is_outcome_not_booked and reason_not_booked_group = 'other'") }} as not_booked_other_reason,
+    {{ count_if("is_outcome_not_booked and reason_not_booked_group is null") }} as not_booked_no_reason
 from calls
 group by activity_date, coalesce(last_touch_location, 'Unknown'), coalesce(agent, 'Unassigned'), activity_hour

@@ -1,3 +1,4 @@
+{{ config(enabled=liine_enabled("liine")) }}
 -- Grain: activity day x attribution (first_touch, last_touch) x location x marketing channel.
 -- Each interaction counts once under each attribution: by its lead's first touch (initial_*)
 -- and by its newest touch (last_touch_*). Spam-likely interactions are left out.
@@ -29,10 +30,10 @@ select
     marketing_channel,
     count(*) as interactions,
     {{ count_if("is_new_lead") }} as new_leads,
-    {{ count_if("outcome = 'Booked'") }} as booked,
-    {{ count_if("outcome = 'Booked Later'") }} as booked_later,
-    {{ count_if("appointment_status = 'Attended'") }} as attended,
-    {{ count_if("appointment_status in ('Canceled / No Show', 'Assumed No Show')") }} as no_shows,
+    {{ count_if("is_outcome_booked") }} as booked,
+    {{ count_if("is_outcome_booked_later") }} as booked_later,
+    {{ count_if("is_attended") }} as attended,
+    {{ count_if("is_no_show") }} as no_shows,
     coalesce(sum(revenue), 0) as revenue
 from touches
 group by activity_date, attribution, location, marketing_channel

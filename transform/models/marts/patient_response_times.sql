@@ -1,3 +1,4 @@
+{{ config(enabled=liine_enabled("conversations")) }}
 -- Grain: conversation with at least one patient message. How long the practice took to
 -- answer the patient's first message: until the first staff message after it (null when
 -- none has come yet).

@@ -1,8 +1,9 @@
+{{ config(enabled=liine_enabled("interactly")) }}
 -- The statistics' breakdown lists as rows: one per integration, type, UTC day, dimension
 -- (source, utm_source, utm_medium, utm_campaign) and value, with its appointments.
 {%- set dimensions = ["source", "utm_source", "utm_medium", "utm_campaign"] %}
 with latest as (
-    {{ latest_rows(source("liine", "appointment_statistics"), ["integration_id", "appointment_type", "date"]) }}
+    {{ latest_rows("appointment_statistics", ["integration_id", "appointment_type", "date"]) }}
 )
 
 {% for dimension in dimensions %}

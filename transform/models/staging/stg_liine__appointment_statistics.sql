@@ -1,6 +1,7 @@
+{{ config(enabled=liine_enabled("interactly")) }}
 -- One row per integration, appointment type and UTC day: how many appointments.
 with latest as (
-    {{ latest_rows(source("liine", "appointment_statistics"), ["integration_id", "appointment_type", "date"]) }}
+    {{ latest_rows("appointment_statistics", ["integration_id", "appointment_type", "date"]) }}
 )
 
 select

@@ -1,6 +1,7 @@
+{{ config(enabled=liine_enabled("interactly")) }}
 -- One row per integration, appointment type and UTC day with appointments: successful and failed.
 with latest as (
-    {{ latest_rows(source("liine", "appointment_trends"), ["integration_id", "appointment_type", "date"]) }}
+    {{ latest_rows("appointment_trends", ["integration_id", "appointment_type", "date"]) }}
 )
 
 select

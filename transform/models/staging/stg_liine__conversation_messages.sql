@@ -1,7 +1,9 @@
--- One row per message (the newest version); who sent it, from `sender_info.meta_type`
--- ("Patient" for the patient; a staff member otherwise).
+{{ config(enabled=liine_enabled("conversations")) }}
+-- One row per message (the newest version); who sent it, from `sender_info.meta_type`.
+-- The document lists no values for it: "Patient" (any case) is the patient, any other
+-- value a member of the practice's staff ("User" so far); `sender_type` is it lower-cased.
 with latest as (
-    {{ latest_rows(source("liine", "conversation_messages"), ["id"], "updated_at") }}
+    {{ latest_rows("conversation_messages", ["id"], "updated_at") }}
 ),
 
 typed as (
@@ -11,7 +13,7 @@ typed as (
         cast(location_id as {{ dbt.type_string() }}) as location_id,
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        {{ json_text("sender_info", "meta_type") }} as sender_type,
+        {{ category(json_text("sender_info", "meta_type")) }} as sender_type,
         body,
         attachment_file_name is not null as has_attachment
     from latest
@@ -19,6 +21,7 @@ typed as (
 
 select
     *,
-    coalesce(sender_type = 'Patient', false) as is_from_patient,
-    coalesce(sender_type <> 'Patient', false) as is_from_practice
+    coalesce(sender_type = 'patient', false) as is_from_patient,
+    coalesce(sender_type <> 'patient', false) as is_from_practice,
+    {{ practice_time("created_at") }} as created_at_local
 from typed

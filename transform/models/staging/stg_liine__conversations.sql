@@ -1,6 +1,7 @@
+{{ config(enabled=liine_enabled("conversations")) }}
 -- One row per conversation (the newest version).
 with latest as (
-    {{ latest_rows(source("liine", "conversations"), ["id"], "updated_at") }}
+    {{ latest_rows("conversations", ["id"], "updated_at") }}
 )
 
 select

@@ -1,9 +1,13 @@
+{{ config(enabled=liine_enabled("liine")) }}
 -- One row per interaction (the newest version), typed and named for reporting.
 -- Time policy (README): `started_at` is the UTC instant (start_time_tz); `started_at_local`
--- the practice's wall clock (start_time, which the API writes with a misleading Z);
--- `activity_date` the practice's local day, or the UTC day when the API gives no local time.
+-- the practice's wall clock (start_time, which the API writes with a misleading Z), or
+-- started_at in `tap_liine__timezone` when the API gives no local time; `activity_date` its day.
+-- Categories are read by meaning (macro `category`): the Liine document spells the call
+-- status three ways ("Complete" in its sample, "Answered"/"Not Answered" in its filter,
+-- "Connected"/"Not Connected" in its field list), any case.
 with latest as (
-    {{ latest_rows(source("liine", "interactions"), ["id"], "updated_at") }}
+    {{ latest_rows("interactions", ["id"], "updated_at") }}
 ),
 
 typed as (
@@ -14,7 +18,8 @@ typed as (
         interaction_type,
         direction,
         cast(start_time_tz as {{ dbt.type_timestamp() }}) as started_at,
-        {{ wall_clock("start_time") }} as started_at_local,
+        coalesce({{ wall_clock("start_time") }}, {{ practice_time("cast(start_time_tz as " ~ dbt.type_timestamp() ~ ")") }})
+            as started_at_local,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
         cast(duration as {{ dbt.type_float() }}) as duration_seconds,
         status as connection_status,
@@ -53,6 +58,21 @@ typed as (
 
 select
     *,
-    cast(coalesce(started_at_local, started_at) as date) as activity_date,
-    cast(extract(hour from coalesce(started_at_local, started_at)) as {{ dbt.type_int() }}) as activity_hour
+    cast(started_at_local as date) as activity_date,
+    cast(extract(hour from started_at_local) as {{ dbt.type_int() }}) as activity_hour,
+    coalesce({{ category("interaction_type") }} = 'call', false) as is_call,
+    coalesce({{ category("direction") }} = 'inbound', false) as is_inbound,
+    coalesce({{ category("connection_status") }} in ('connected', 'answered', 'complete'), false) as is_answered,
+    coalesce({{ category("connection_status") }} in ('not connected', 'not answered', 'busy'), false) as is_missed,
+    coalesce({{ category("outcome") }} = 'booked', false) as is_outcome_booked,
+    coalesce({{ category("outcome") }} = 'booked later', false) as is_outcome_booked_later,
+    coalesce({{ category("outcome") }} = 'not booked', false) as is_outcome_not_booked,
+    case
+        when reason_not_booked is null then null
+        when {{ category("reason_not_booked") }} = 'price objection' then 'price'
+        when {{ category("reason_not_booked") }} = 'caller procrastination' then 'procrastination'
+        else 'other'
+    end as reason_not_booked_group,
+    coalesce({{ category("appointment_status") }} = 'attended', false) as is_attended,
+    coalesce({{ category("appointment_status") }} in ('canceled / no show', 'assumed no show'), false) as is_no_show
 from typed
