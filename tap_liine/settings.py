@@ -13,6 +13,7 @@ import collections
 import difflib
 import importlib.util
 import typing as t
+from urllib.parse import urlsplit
 
 import orjson
 from jsonschema import Draft202012Validator, ValidationError
@@ -267,6 +268,24 @@ def source_configured(config: t.Mapping[str, t.Any], source: str) -> bool:
 
 def source_hint(source: str) -> str:
     return "set " + ", ".join(f"`{name}`" for name in SOURCES[source])
+
+
+URL_SETTINGS = tuple(name for name in PROPERTIES if name.endswith("api_url"))
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def plain_http_warnings(config: t.Mapping[str, t.Any]) -> list[str]:
+    """A sentence for each URL setting that would send credentials and patient data unencrypted
+    (http:// to another machine). Names the setting and the host, never the URL (it may hold a login)."""
+    warnings = []
+    for name in URL_SETTINGS:
+        parts = urlsplit(str(config.get(name) or ""))
+        if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+            warnings.append(
+                f"Setting `{name}` is an http:// URL to {parts.hostname}: credentials and patient data would "
+                "cross the network unencrypted. Use https:// (http:// is meant for the local sandbox)."
+            )
+    return warnings
 
 
 def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:

@@ -23,6 +23,7 @@ from tap_liine.settings import (
     ENV_PREFIX,
     config_errors,
     environment_errors,
+    plain_http_warnings,
     unknown_settings,
 )
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
@@ -61,8 +62,8 @@ class TapLiine(Tap):
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
         self.summary = RunSummary(self.logger)  # counts the warnings from here on
-        for sentence in unknown_settings(self.config, self.config_jsonschema):
-            self.logger.warning("%s", sentence)
+        for warning in plain_http_warnings(self.config) + unknown_settings(self.config, self.config_jsonschema):
+            self.logger.warning("%s", warning)
         if not errors:
             try:
                 check_state(self.state, self.streams, dt.datetime.now(dt.timezone.utc), self.logger)

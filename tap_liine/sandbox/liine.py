@@ -55,6 +55,7 @@ class LiineApi:
         quirks: bool = False,
         odd_values: bool = False,
         mistyped: bool = False,
+        planted: bool = False,
         empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class LiineApi:
         self.quirks = quirks  # see liine_data.quirky
         self.odd_values = odd_values  # see liine_data.odd
         self.mistyped = mistyped  # see liine_data.mistyped
+        self.planted = planted  # see liine_data.planted
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
@@ -95,6 +97,8 @@ class LiineApi:
             record = liine_data.mistyped(record, row)
         if self.readings["liine.precision"] == "beyond-double":
             record = liine_data.beyond_double(record, row)
+        if self.planted:
+            record = liine_data.planted(record, row)
         if self.readings["liine.numbers"] == "strings":
             record = {key: liine_data.as_strings(value) for key, value in record.items()}
         if self.readings["liine.start_time"] == "millis":

@@ -19,6 +19,7 @@ from singer_sdk import metrics
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
+from tap_liine.errors import body_shape, envelope_words
 from tap_liine.instants import parse_datetime
 from tap_liine.pagination.conversations_passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
@@ -104,11 +105,10 @@ class ConversationsStream(TapStream):
 
     def check_envelope(self, body: t.Any, where: str) -> None:
         failed = isinstance(body, dict) and str(body.get("code")).lower() == "false"
-        if not isinstance(body, dict) or failed or not isinstance(body.get("data"), list):
-            detail = body if not isinstance(body, dict) else "; ".join(
-                str(part) for part in (body.get("description"), *(body.get("error") or [])) if part
-            )  # fmt: skip
-            msg = f"{where} reported an error: {detail or 'no data'}"
+        if failed or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            # The API's own words if it gave any; else the body's shape: it may hold patients.
+            detail = envelope_words(body) or f"no `data` list in {body_shape(b'', None, body)}"
+            msg = f"{where} reported an error: {detail}"
             raise FatalAPIError(msg)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -25,7 +25,7 @@ import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
-from tap_liine.errors import api_message
+from tap_liine.errors import api_message, json_type
 from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
 from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
@@ -302,9 +302,8 @@ class AppointmentTrendsStream(InteractlyStream):
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             self.observations.warn(
                 f"trend-id:{trend.get('_id')!r}",
-                "%s: a trends entry's _id %.40r is no date-time; its %s successful and %s failed appointments "
-                "are not in any row.",
-                self.name, trend.get("_id"), trend.get("successful"), trend.get("failed"),
+                "%s: a trends entry's _id (a JSON %s) is no date-time; its appointments are not in any row.",
+                self.name, json_type(trend.get("_id")),
             )  # fmt: skip
             return None
 
