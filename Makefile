@@ -12,6 +12,10 @@ FAKESNOW      := $(FAKESNOW_VENV)/bin/fakesnow
 DLT_VENV := .venv-dlt
 DLT      := $(DLT_VENV)/bin/dlt
 
+# Dagster (orchestrate/, sharded runs) in a venv of its own, for tests/test_orchestrate.py and `make bench`.
+DAGSTER_VENV := .venv-dagster
+DAGSTER      := $(DAGSTER_VENV)/bin/dagster
+
 MELTANO_VENV  := .venv-meltano
 MELTANO       := $(MELTANO_VENV)/bin/meltano
 MELTANO_STAMP := .meltano/.installed
@@ -20,7 +24,7 @@ DEMO_PLUGINS := tap-liine target-duckdb dbt-duckdb
 DEMO_STAMP   := .meltano/.demo-installed
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install test lint unit sandbox demo bench dist clean
+.PHONY: install test lint unit fuzz sandbox demo bench dist clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +45,11 @@ $(DLT): | $(STAMP)
 	$(BIN)/uv venv -q $(DLT_VENV) --python $(BIN)/python
 	VIRTUAL_ENV=$(DLT_VENV) $(BIN)/uv pip install -q 'dlt[duckdb,postgres]==1.31.0' duckdb==1.2.2
 
+$(DAGSTER): orchestrate/requirements.txt | $(STAMP)
+	$(BIN)/uv venv -q --allow-existing $(DAGSTER_VENV) --python $(BIN)/python
+	VIRTUAL_ENV=$(DAGSTER_VENV) $(BIN)/uv pip sync -q orchestrate/requirements.txt
+	touch $@
+
 # Every plugin of meltano.yml: the tests and benchmarks load into each of them.
 $(MELTANO_STAMP): $(MELTANO) meltano.yml
 	$(MELTANO) install
@@ -50,18 +59,24 @@ $(DEMO_STAMP): $(MELTANO) meltano.yml
 	$(MELTANO) install $(DEMO_PLUGINS)
 	touch $@
 
-install: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
+install: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW) $(DAGSTER)
 
-lint: $(STAMP)
-	$(BIN)/ruff check tap_liine tests scripts benchmarks
-	$(BIN)/ruff format --check tap_liine tests scripts benchmarks
+lint: $(STAMP) $(DAGSTER)
+	$(BIN)/ruff check tap_liine tests scripts benchmarks orchestrate
+	$(BIN)/ruff format --check tap_liine tests scripts benchmarks orchestrate
 	$(BIN)/mypy tap_liine
+	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestrate/liine_orchestrate
 
-unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW)
+unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW) $(DAGSTER)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # The whole suite: lint, then every test (end-to-end ones included).
 test: lint unit
+
+# The walks' properties under many more generated server behaviours than `make test` tries
+# (400 examples per property, shrunk to the simplest failing one; FUZZ_EXAMPLES=N for more).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -q -p no:cacheprovider tests/test_walks.py
 
 # Sandbox -> meltano run tap-liine target-duckdb -> what landed, checked against the sandbox.
 demo: $(STAMP) $(DEMO_STAMP)
@@ -69,12 +84,14 @@ demo: $(STAMP) $(DEMO_STAMP)
 
 # The tap alone: throughput (a)-(d) at 200,000 interactions, peak RSS at 10k and 1M, sequential
 # vs concurrent with 150 ms per response. Then end to end: `meltano run tap-liine <loader>`
-# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer (about an hour in all).
-bench: $(STAMP) $(MELTANO_STAMP) $(DLT)
+# into a real PostgreSQL and DuckDB in every loading mode, and the dlt peer; last orchestrate/'s
+# sharded runs with 1, 2 and 4 shards (about an hour and a half in all).
+bench: $(STAMP) $(MELTANO_STAMP) $(DLT) $(DAGSTER)
 	$(BIN)/python -m benchmarks.bench --scale 200000 --repeat 3 --meltano
 	$(BIN)/python -m benchmarks.bench --memory 10000,1000000
 	$(BIN)/python -m benchmarks.bench --latency 150 --scale 10000 --repeat 1
 	$(BIN)/python -m benchmarks.pipelines --scale 200000 --repeat 3
+	$(BIN)/python -m benchmarks.shards --scale 200000 --shards 1,2,4 --repeat 3
 
 # The wheel and sdist in dist/, and dist/tap-liine.yml (the Hub definition, pip_url = that
 # wheel) for `meltano add extractor tap-liine --from-ref .../dist/tap-liine.yml`.
@@ -88,4 +105,4 @@ sandbox: $(STAMP)
 	$(BIN)/tap-liine-sandbox --port 8765
 
 clean:
-	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) $(DLT_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MELTANO_VENV) $(FAKESNOW_VENV) $(DLT_VENV) $(DAGSTER_VENV) .meltano output .demo dist .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,10 @@ partition is done:
   record changed while the walk had already passed it is read by the next run;
 - when no record was emitted: the partition's previous bookmark if it had one, else that
   moment (an empty customer does not walk its whole backfill again);
-- records without a readable replication value are emitted and ignored here.
+- records without a readable replication value are emitted and ignored here;
+- when a walk of the partition ended without proof that it read everything (it warned),
+  nothing moves: the previous bookmark (or none) and the backfill's progress up to its
+  first window not read to proof stay, so the next run reads that range again.
 
 `Backfill` is the `backfill` entry of a partition's state while a first run walks its
 windows: when it began and how far it got, so a killed backfill resumes after the last
@@ -65,8 +68,11 @@ class Bookmarks:
             newest = self._newest[partition] = Newest()
         newest.see(record.get(self._key))
 
-    def finish(self, partition: tuple[t.Any, ...], state: dict[str, t.Any]) -> None:
+    def finish(self, partition: tuple[t.Any, ...], state: dict[str, t.Any], *, complete: bool = True) -> None:
         """Write the partition's bookmark into its state (see the module's docstring)."""
+        if not complete:
+            self._newest.pop(partition, None)
+            return
         backfill = Backfill(state)
         cap = backfill.started or self._run_started
         seen = self._newest.pop(partition, Newest()).value()

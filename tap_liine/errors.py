@@ -2,40 +2,60 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import orjson
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-_TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
 MAX_MESSAGE = 300
+# Where an API puts its own words about an error. Nothing else of a body is quoted: a body
+# that is not an error envelope may be data (patients, messages), and a log keeps what it gets.
+ENVELOPE_KEYS = ("detail", "message", "description", "error")
 
 
 def api_message(response: requests.Response) -> str:
-    """The API's own words: its JSON `detail`/`message`/`description`/`error`, else the text."""
+    """The API's own words from its error envelope, clipped; else what the body is, not what it holds."""
     try:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        body = None
+        return body_shape(response.content, response.headers.get("Content-Type"))
+    return envelope_words(body) or body_shape(response.content, response.headers.get("Content-Type"), body)
+
+
+def envelope_words(body: object) -> str:
+    """`detail`/`message`/`description`/`error` of a JSON object (strings, or lists of strings), clipped."""
+    if not isinstance(body, dict):
+        return ""
+    parts: list[str] = []
+    for key in ENVELOPE_KEYS:
+        value = body.get(key)
+        for part in value if isinstance(value, list) else [value]:
+            if isinstance(part, str) and part.strip():
+                parts.append(part)
+    return _clip("; ".join(dict.fromkeys(parts)))
+
+
+def json_type(value: object) -> str:
+    """A value's JSON type, for messages that must not quote the value."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def body_shape(content: bytes, content_type: str | None, body: object = None) -> str:
+    """E.g. "a JSON object with fields code, data, count" or "a text/html body of 512 bytes"."""
     if isinstance(body, dict):
-        parts = [
-            _as_text(body[key])
-            for key in ("detail", "message", "description", "error", "errors")
-            if body.get(key) not in (None, "", [])
-        ]
-        if parts:
-            return _clip("; ".join(dict.fromkeys(parts)))
-    text = response.text or response.reason or "no message"
-    return _clip(html.unescape(_TAGS.sub(" ", text)))
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
+        fields = ", ".join(str(key) for key in list(body)[:12]) + (", ..." if len(body) > 12 else "")
+        return _clip(f"a JSON object with fields {fields}" if body else "an empty JSON object")
+    if isinstance(body, list):
+        return f"a JSON array of {len(body)} items"
+    if body is not None:
+        return f"a JSON {json_type(body)}"
+    if not content:
+        return "an empty body"
+    kind = (content_type or "").split(";")[0].strip() or "non-JSON"
+    return f"a {kind} body of {len(content)} bytes"
 
 
 def _clip(text: str) -> str:

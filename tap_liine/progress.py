@@ -12,7 +12,7 @@ import typing as t
 
 from singer_sdk.streams import RESTStream
 
-from tap_liine.batches import JsonLinesBatcher, ParquetBatcher
+from tap_liine.batches import write_batches
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -25,7 +25,7 @@ class ProgressWriting(RESTStream[t.Any]):
 
     if t.TYPE_CHECKING:  # provided by SdkSeams, mixed in ahead of this
 
-        def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]: ...
+        def records_for_batches(self, context: Context | None) -> t.Iterator[tuple[str, dict[str, t.Any]]]: ...
 
         @property
         def owner(self) -> TapLiine: ...
@@ -34,6 +34,7 @@ class ProgressWriting(RESTStream[t.Any]):
         super().__init__(*args, **kwargs)
         self._batching = False  # BATCH messages: state changes wait for the file holding their records
         self._pending_changes: list[t.Callable[[], None]] = []
+        self.batch_streams: dict[str, str] = {}  # a BATCH file's URL: the stream (map) name it goes out under
 
     def save_progress(self, change: t.Callable[[], None]) -> None:
         """Apply `change` to the state and write a STATE, once every record it covers is out.
@@ -49,20 +50,14 @@ class ProgressWriting(RESTStream[t.Any]):
             self.emit_state()
 
     def get_batches(self, batch_config: t.Any, context: Context | None = None) -> t.Iterable[tuple[t.Any, list[str]]]:
-        """BATCH files (the tap's own batchers, see batches.py), then their state."""
+        """BATCH files (batches.py), each holding what RECORD messages would, then their state."""
         self._batching = True
-        batches: t.Iterable[tuple[t.Any, list[str]]]
-        batcher: JsonLinesBatcher | ParquetBatcher
-        if batch_config.encoding.format == "parquet":
-            batcher = ParquetBatcher(self.tap_name, self.name, batch_config)
-        else:
-            batcher = JsonLinesBatcher(self.tap_name, self.name, batch_config)
-            batcher.hold_chunks = bool(self.child_streams)
-        files = batcher.get_batches(self.records_for_batches(context))
-        batches = ((batch_config.encoding, manifest) for manifest in files)
-        for encoding, manifest in batches:
+        folder = self.owner.resources.batch_folder(batch_config.storage, self.tap_name)
+        files = write_batches(self.records_for_batches(context), folder, batch_config, self.tap_name)
+        for stream, url in files:
             self._apply_pending_changes()  # every record so far is in the files announced now
-            yield encoding, manifest
+            self.batch_streams[url] = stream
+            yield batch_config.encoding, [url]
         self._apply_pending_changes()  # nothing is left unwritten: the SDK's last STATE carries them
 
     def _apply_pending_changes(self) -> None:

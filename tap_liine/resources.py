@@ -18,12 +18,15 @@ import requests
 from singer_sdk.authenticators import APIAuthenticatorBase, BearerTokenAuthenticator
 
 from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
+from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
 from tap_liine.retries import RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from singer_sdk.batch import StorageTarget
 
     from tap_liine.streams.base import TapStream
 
@@ -50,6 +53,7 @@ class TapResources:
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
         self._credentials_checked = False
+        self._batch_folders: dict[str, BatchFolder] = {}
 
     def check_credentials(self, streams: Iterable[TapStream]) -> None:
         """Once, before any data request: one login (or token check) per source a selected stream
@@ -65,6 +69,15 @@ class TapResources:
                 checked.append(stream.api_name)
         if checked:
             self.logger.info("Credentials accepted by %s.", ", ".join(checked))
+
+    def batch_folder(self, storage: StorageTarget, tap_name: str) -> BatchFolder:
+        """One per batch root, prepared once a run (see BatchFolder.prepare)."""
+        with self._lock:
+            key = repr(storage)
+            if key not in self._batch_folders:
+                self._batch_folders[key] = BatchFolder(storage, tap_name, self.logger)
+                self._batch_folders[key].prepare()
+            return self._batch_folders[key]
 
     def authenticator_for(self, source: str) -> APIAuthenticatorBase:
         """One authenticator (hence one login) per source, shared by its streams and threads."""

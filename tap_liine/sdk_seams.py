@@ -2,7 +2,7 @@
 
 Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`, the exact version pyproject.toml
 pins); tests/test_sdk_seams.py fails loudly when an SDK upgrade changes what is relied on
-here. Everything else in the tap uses the SDK's public extension points. Three private hooks,
+here. Everything else in the tap uses the SDK's public extension points. Four private hooks,
 one private attribute and four private behaviours remain, for reasons no public one serves:
 
 - `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
@@ -19,8 +19,13 @@ one private attribute and four private behaviours remain, for reasons no public 
   (bookmarks.py) are fed here instead and written when a partition is done.
 - `Stream._sync_records(context, write_messages=False)`: the records for BATCH files, as
   the SDK's own `get_batches` takes them (the extension point it documents for custom
-  batching gives no public way to them). Deselected properties are dropped here, as the
-  RECORD path drops them; the SDK's batching keeps them.
+  batching gives no public way to them). Each goes through the RECORD path's deselection
+  (nested too) and stream maps (`_generate_record_messages`, or its lean loop without the
+  message objects): BATCH files hold what RECORD messages would; the SDK's batching keeps
+  deselected properties and ignores the maps.
+- `Stream._generate_batch_messages(encoding, manifest)`: the SDK announces every manifest
+  once per stream map, under each map's name, removed streams included; each of the tap's
+  files holds the records of one map, announced under that map's name only.
 
 Behaviours of the SDK's internals the tap assumes (no hook overridden):
 
@@ -67,6 +72,8 @@ class SdkSeams(_StreamBase):
 
         def bookmark(self, record: dict[str, t.Any], context: Context | None) -> None: ...
 
+        batch_streams: dict[str, str]  # a BATCH file's URL: the stream name its records go out under
+
     @property
     def owner(self) -> TapLiine:
         """The tap this stream belongs to."""
@@ -76,8 +83,12 @@ class SdkSeams(_StreamBase):
     def _everything_selected(self) -> bool:
         return all(self.mask.values())
 
+    @cached_property
+    def _lean(self) -> bool:
+        return self._everything_selected and self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.NONE
+
     def _generate_record_messages(self, record: dict[str, t.Any]) -> t.Generator[singer.RecordMessage, None, None]:
-        if not self._everything_selected or self.TYPE_CONFORMANCE_LEVEL != TypeConformanceLevel.NONE:
+        if not self._lean:
             yield from super()._generate_record_messages(record)
             return
         extracted = dt.datetime.now(dt.timezone.utc)
@@ -91,12 +102,21 @@ class SdkSeams(_StreamBase):
                     time_extracted=extracted,
                 )
 
-    def records_for_batches(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
+    def records_for_batches(self, context: Context | None) -> t.Iterator[tuple[str, dict[str, t.Any]]]:
+        """(stream name, record) as the RECORD messages would carry them, for BATCH files."""
         records = t.cast("t.Iterator[dict[str, t.Any]]", self._sync_records(context, write_messages=False))
-        if self._everything_selected:
-            return records
-        dropped = {crumb[-1] for crumb, selected in self.mask.items() if len(crumb) == 2 and not selected}
-        return ({k: v for k, v in record.items() if k not in dropped} for record in records)
+        if self._lean:  # `_generate_record_messages` without the message objects
+            return (
+                (stream_map.stream_alias, mapped)
+                for record in records
+                for stream_map in self.stream_maps
+                if (mapped := stream_map.transform(record)) is not None
+            )
+        return ((m.stream, m.record) for record in records for m in self._generate_record_messages(record))
+
+    def _generate_batch_messages(self, encoding: t.Any, manifest: list[str]) -> t.Generator[t.Any, None, None]:
+        stream = self.batch_streams.pop(manifest[0])
+        yield from (m for m in super()._generate_batch_messages(encoding, manifest) if m.stream == stream)
 
     def _increment_stream_state(self, latest_record: dict[str, t.Any], *, context: Context | None = None) -> None:
         self.bookmark(latest_record, context)

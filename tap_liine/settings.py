@@ -12,9 +12,11 @@ from __future__ import annotations
 import collections
 import importlib.util
 import typing as t
+from urllib.parse import urlsplit
 
-import pendulum
 from jsonschema import Draft202012Validator, ValidationError
+
+from tap_liine.instants import parse_datetime
 
 INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
 APPOINTMENT_TYPES = ("NP", "F/U", "ASC_FU", "FU Tele", "PROCEDURE", "PROV_USE", "RAP_ACCESS")
@@ -255,6 +257,24 @@ def source_hint(source: str) -> str:
     return "set " + ", ".join(f"`{name}`" for name in SOURCES[source])
 
 
+URL_SETTINGS = tuple(name for name in PROPERTIES if name.endswith("api_url"))
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def plain_http_warnings(config: t.Mapping[str, t.Any]) -> list[str]:
+    """A sentence for each URL setting that would send credentials and patient data unencrypted
+    (http:// to another machine). Names the setting and the host, never the URL (it may hold a login)."""
+    warnings = []
+    for name in URL_SETTINGS:
+        parts = urlsplit(str(config.get(name) or ""))
+        if parts.scheme == "http" and parts.hostname not in LOCAL_HOSTS:
+            warnings.append(
+                f"Setting `{name}` is an http:// URL to {parts.hostname}: credentials and patient data would "
+                "cross the network unencrypted. Use https:// (http:// is meant for the local sandbox)."
+            )
+    return warnings
+
+
 def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
     """Every problem with `config`, one sentence each, secrets never quoted."""
     config = dict(config)  # a read-only mapping is no JSON object to jsonschema
@@ -263,8 +283,8 @@ def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> li
     start = config.get("start_date")
     if isinstance(start, str) and not any("`start_date`" in e for e in errors):
         try:
-            pendulum.parse(start)
-        except (ValueError, pendulum.parsing.exceptions.ParserError):
+            parse_datetime(start)  # the parser every stream reads it with
+        except ValueError:
             errors.append(f"Setting `start_date` must be a real date, such as 2025-01-01T00:00:00Z; got {start!r}.")
     errors += _cross_setting_errors(config)
     return list(dict.fromkeys(errors))

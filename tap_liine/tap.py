@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.resources import TapResources
-from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors
+from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors, plain_http_warnings
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -43,6 +43,8 @@ class TapLiine(Tap):
         errors = config_errors(self.config, self.config_jsonschema)
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        for warning in plain_http_warnings(self.config):
+            self.logger.warning("%s", warning)
         # The SDK's own handlers (installed by its __init__, just now) write a STATE from
         # wherever the signal lands and exit 0, as if the run had succeeded: replaced.
         if threading.current_thread() is threading.main_thread():

@@ -6,13 +6,15 @@ from __future__ import annotations
 import collections
 import importlib.util
 import json
+import logging
 from decimal import Decimal
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tap_liine.batches import ParquetBatcher
+from tap_liine.batch_files import BatchFolder
+from tap_liine.batches import write_batches
 from tap_liine.errors import RunStopped
 from tap_liine.settings import CONFIG_SCHEMA, config_errors
 from tap_liine.tap import TapLiine
@@ -24,13 +26,15 @@ def _parquet(folder: Path, compression: str = "none", **extra: object) -> dict:
             "storage": {"root": f"file://{folder}"}, **extra}  # fmt: skip
 
 
-def _batcher(folder: Path) -> ParquetBatcher:
-    """The batcher a stream of the tap would use, with the batch config the SDK makes of the settings."""
+def _write(folder: Path, records: list[dict]) -> list[str]:
+    """The files a stream of the tap would write, with the batch config the SDK makes of the settings."""
     tap = TapLiine(config=all_sources_config("http://127.0.0.1:9", batch_config=_parquet(folder)), setup_mapper=False)
     stream = tap.streams["interactions"]
     config = stream.get_batch_config(stream.config)
     assert config is not None
-    return ParquetBatcher("tap-liine", "interactions", config)
+    batch_folder = BatchFolder(config.storage, "tap-liine", logging.getLogger("test"))
+    batch_folder.prepare()
+    return [url for _, url in write_batches((("interactions", r) for r in records), batch_folder, config, "tap-liine")]
 
 
 def _rows(url: str) -> list[dict]:
@@ -67,19 +71,20 @@ def test_every_stream_goes_out_in_parquet_files_with_every_record(sandbox, tmp_p
 
 @pytest.mark.parametrize("planted", ["seven-planted", 2**64 + 7])
 def test_a_field_parquet_cannot_type_stops_the_run_with_one_sentence_naming_it(tmp_path, planted) -> None:
-    records = iter([{"id": 1, "value": 7}, {"id": 2, "value": planted}])
+    records = [{"id": 1, "value": 7}, {"id": 2, "value": planted}]
     with pytest.raises(
         RunStopped, match=r"Stream `interactions` cannot be written as Parquet: field `value` .*`jsonl`"
     ) as error:
-        list(_batcher(tmp_path).get_batches(records))
+        _write(tmp_path, records)
     assert str(planted) not in str(error.value)
+    assert list(tmp_path.iterdir()) == []  # no file begun
 
 
 def test_nested_objects_come_back_with_the_keys_of_their_file(tmp_path) -> None:
     # Why JSON Lines stays the exact format (README): Parquet types a file's columns from its records.
-    records = iter([{"id": 1, "source": {"utm": "a"}}, {"id": 2, "source": {"channel": "b"}}])
-    [manifest] = list(_batcher(tmp_path).get_batches(records))
-    assert _rows(manifest[0]) == [{"id": 1, "source": {"utm": "a", "channel": None}},
+    records = [{"id": 1, "source": {"utm": "a"}}, {"id": 2, "source": {"channel": "b"}}]
+    [url] = _write(tmp_path, records)
+    assert _rows(url) == [{"id": 1, "source": {"utm": "a", "channel": None}},
                                   {"id": 2, "source": {"utm": None, "channel": "b"}}]  # fmt: skip
 
 

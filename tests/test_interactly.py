@@ -164,6 +164,30 @@ def test_sandbox_validates_integration_id_in_the_documented_format(sandbox) -> N
     assert collections.Counter(e["field"] for e in body["errors"]) == {"integration_id": 1}
 
 
+def test_trends_bucketed_at_local_midnight_lose_no_appointment_at_the_first_day(sandbox) -> None:
+    # Buckets start at 04:00Z (New York's midnight): the one starting the day before start_date
+    # holds start_date's first four hours.
+    api = InteractlyApi(
+        days=30, per_day=40, integrations=(INTEGRATIONS[0],), readings={"interactly.trend_id": "local-midnight"}
+    )
+    server = sandbox(scale=10, customers=[1], extra_apis=[api])
+    start = dt.date(2026, 10, 20)
+    config = interactly_config(
+        server.url, start_date=f"{start}T00:00:00Z", interactly_integration_ids=INTEGRATIONS[:1], window_days=5
+    )
+    run = run_tap(config, catalog=catalog_without(config, "appointment_statistics"))
+
+    rows = run.records("appointment_trends")
+    first_bucket = dt.datetime(2026, 10, 19, 4, tzinfo=dt.timezone.utc)
+    early = [a for a in api.appointments[INTEGRATIONS[0]] if start <= a.at.date() and a.at.hour < 4]
+    assert early, "the data has teeth"
+    assert sorted(r["date"][:10] for r in rows)[0] == "2026-10-19"
+    assert len({r["date"] for r in rows}) == len(rows)
+    assert sum(r["successful"] + r["failed"] for r in rows) == sum(
+        a.at >= first_bucket for a in api.appointments[INTEGRATIONS[0]]
+    )
+
+
 UUID_INTEGRATION = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 

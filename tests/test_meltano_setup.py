@@ -11,12 +11,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import psycopg
 import pytest
 from ruamel.yaml import YAML
 
+from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
+from tap_liine.sandbox.truth import expected_rows
 from tests.helpers import expected_interactions
 
 pytestmark = pytest.mark.e2e
@@ -114,6 +118,36 @@ def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
     dotenv = (project / ".env").read_text()
     for name, secret in SECRETS.items():
         assert secret in dotenv and secret not in after, name
+
+
+def test_the_sandbox_keeps_its_own_secrets_after_production_ones_are_set(tmp_path) -> None:
+    """`.env` gets the production password (the README's command, as written); `make demo`'s
+    pipeline still runs in the sandbox environment, with the sandbox's demo credentials (up to
+    its dbt step, which reads the warehouse only: test_dbt.py runs that)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from demo import COMMAND, meltano_env, sandbox_tap_config
+
+    project = throwaway_project(tmp_path)
+    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
+    [command] = [c for c in readme_commands() if c.startswith("meltano --environment=prod config set --from-file")
+                 and c.endswith("tap-liine password")]  # fmt: skip
+    meltano(project, *shlex.split(command)[1:], env=env)
+    dotenv = (project / ".env").read_text()
+    assert SECRETS["liine-password.txt"] in dotenv and "TAP_LIINE_PASSWORD" in dotenv
+
+    apis = [LiineApi(scale=300), ConversationsApi(conversations_per_location=20, max_messages=3),
+            InteractlyApi(days=30)]  # fmt: skip
+    config = {**sandbox_tap_config(), "start_date": "2026-10-01T00:00:00Z"}
+    with SandboxServer(apis) as server:
+        env = {**meltano_env(server.url, project / "warehouse.duckdb"), "TAP_LIINE_START_DATE": config["start_date"]}
+        done = meltano(project, *[part for part in COMMAND if not part.startswith("dbt-")], env=env)
+        logins = apis[0].logins
+    assert logins >= 1  # the demo login, accepted: a production password would have been refused (401)
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
+        expected = expected_rows(apis, config)
+        counts = {table: con.sql(f"select count(*) from liine.{table}").fetchone()[0] for table in expected}
+    assert counts == expected
+    assert SECRETS["liine-password.txt"] not in done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

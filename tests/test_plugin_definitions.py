@@ -59,7 +59,7 @@ def _meltano_hub() -> Path:
     for clone in clones:
         if (hub := clone.parent / "shared" / "meltano-hub" / "schemas").is_dir():
             return hub.parent
-    pytest.skip("Meltano Hub's checks are not beside this clone (../shared/meltano-hub): the Hub checks skip")
+    pytest.skip("Meltano Hub's schemas, lint rules and CI scripts are not beside this clone (../shared/meltano-hub)")
 
 
 def _hub_script(hub: Path, script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

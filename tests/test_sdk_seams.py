@@ -25,6 +25,7 @@ from tests.helpers import liine_config, run_tap
 # (hook, its parameters as the seams call it)
 HOOKS = {
     "_generate_record_messages": ["self", "record"],
+    "_generate_batch_messages": ["self", "encoding", "manifest"],
     "_increment_stream_state": ["self", "latest_record", "context"],
     "_sync_records": ["self", "context", "write_messages"],
 }
@@ -108,6 +109,24 @@ def test_the_sdk_calls_the_overridden_hooks_once_per_record(sandbox, monkeypatch
     # The tap's bookmarks, not the SDK's progress markers, are what the state holds.
     state = [m["value"] for m in run.messages if m["type"] == "STATE"][-1]
     assert "progress_markers" not in str(state)
+
+
+def test_with_batch_files_the_sdk_announces_each_file_through_the_overridden_hook(sandbox, tmp_path, monkeypatch):
+    announced: list[list[str]] = []
+    original = SdkSeams._generate_batch_messages
+
+    def counted(self: t.Any, encoding: t.Any, manifest: list[str]) -> t.Any:
+        announced.append(manifest)
+        return original(self, encoding, manifest)
+
+    monkeypatch.setattr(SdkSeams, "_generate_batch_messages", counted)
+    server = sandbox(scale=400)
+    batch_config = {"encoding": {"format": "jsonl", "compression": "none"}, "storage": {"root": f"file://{tmp_path}"},
+                    "batch_size": 100}  # fmt: skip
+    run = run_tap(liine_config(server.url, start_date="2024-01-01T00:00:00Z", batch_config=batch_config))
+
+    batches = [m["manifest"] for m in run.messages if m["type"] == "BATCH"]
+    assert announced == batches and len(batches) == 4  # 400 records, 100 a file, each file announced once
 
 
 def test_each_stream_reaches_its_tap_through_the_private_attribute() -> None:

@@ -11,8 +11,11 @@ missed. When `count` cannot be trusted (absent, or the rows of one page) a secon
 checks the first. Otherwise another pass reads the list again, up to `max_passes`; after
 that a warning names the location and how many rows may be missing.
 
-The end of a pass is an empty page, or `count` rows received when `count` is a total; a
-page shorter than `per_page` is not an end, as a server may cap `per_page` silently.
+The end of a pass is an empty page, the only proof the server gives: not `count` rows
+received (a count may be capped, lag behind or count one page), nor a page shorter than
+`per_page` (a server may cap it silently). `count` is a cross-check: a pass that read fewer
+rows is read again, and when the passes run out the walk counts as not read to proof
+(`finish`), so the location's bookmark stays and the next run reads it again.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
         self._probe_rows: list[dict[str, t.Any]] = []
         self._doubts: list[str] = []
         self._done = False
+        self._incomplete = False
 
     @property
     def emitted(self) -> int:
@@ -119,7 +123,7 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
             self._observations.note(
                 "conversations.per_page",
                 "%s: the API sends at most %d rows per page although per_page=%d was asked; the tap reads on until "
-                "a page is empty or `count` is reached.",
+                "a page is empty.",
                 self._where, len(current.previous_page), self._per_page,
             )  # fmt: skip
         current.previous_page = ids
@@ -128,15 +132,26 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
         current.new += sum(1 for key in ids if key not in self._emitted)
         current.ids.update((row.get("id"), row.get(self._updated_key)) for row in rows)
         total = as_count(count)
-        if total is None or (rows and total == len(rows) and (token.number > 1 or total < len(current.ids))):
+        per_page_count = rows and total == len(rows) and (token.number > 1 or total < len(current.ids))
+        if total is None or per_page_count or (not rows and total == 0 and current.ids):
             current.count_trusted = False  # absent, or the rows of this page rather than a total
         elif total != len(rows) or not rows:
             current.counts.add(total)
             current.count = total
-        self._finished_pass = not rows or (
-            current.count_trusted and current.count is not None and len(current.ids) >= current.count
-        )
+        self._finished_pass = not rows  # the end of the list, said by the server
         return self._fresh(rows)
+
+    def finish(self) -> bool:
+        """After the walk: True unless its passes ran out with rows that may be missing (it warned)."""
+        counted = self._pass.count if self._pass.count_trusted else None
+        if not self._incomplete and counted is not None and counted < len(self._pass.ids):
+            self._observations.note(
+                "count-low:conversations",
+                "%s: the API counted %d conversations and the tap read %d, every page to the end: its count is low "
+                "(capped or lagging), so the tap reads on to an empty page (said once).",
+                self._where, counted, len(self._pass.ids),
+            )  # fmt: skip
+        return not self._incomplete
 
     def _fresh(self, rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         fresh = [row for row in rows if row.get("id") not in self._emitted]
@@ -189,11 +204,12 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
         return PageToken(1, token.run + 1)
 
     def _warn(self) -> None:
+        self._incomplete = True
         count = self._pass.count if self._pass.count_trusted else None
         bound = f"up to {count - len(self._emitted)}" if count and count > len(self._emitted) else "an unknown number"
         self._observations.warn(
             f"passes-exhausted:{self._where}",
-            "%s: after %d passes the list still shifted while it was paged (%s); %d distinct rows were read and "
-            "%s may be missing until a later run reads them.",
+            "%s: after %d passes the list still could not be trusted (%s); %d distinct rows were read and %s may "
+            "be missing; the bookmark stays, so the next run reads this location again.",
             self._where, self._max_passes, "; ".join(self._doubts), len(self._emitted), bound,
         )  # fmt: skip

@@ -2,12 +2,12 @@
 
 One response holds a page of each list (`trends`, `source`, `utm_*`) and the overview's
 `total`. The document says `size` defaults to 300; a server may cap it (say at 100)
-whatever is asked. `ListsPaginator` therefore does not stop on a list shorter than the
-`size` it asked for: a list is complete when its entries' counts add up to the total (every
-appointment has a source, UTM values default to "direct"/"not set"), or when its page came
-back shorter than the largest page any list returned (the server's real page size);
-otherwise the next page is asked. A page identical to the one before, or more pages than
-any dashboard can have, fails the run instead of looping.
+whatever is asked. `ListsPaginator` ends a list only on proof: an empty page of it, or a
+page shorter than the largest page any list returned (the server's real page size) once
+its entries' counts add up to the total (every appointment has a source, UTM values
+default to "direct"/"not set"). A short page alone, or the total alone (it may lag), is
+not enough: the next page is asked. A page identical to the one before, or more pages
+than any dashboard can have, fails the run instead of looping.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class ListsPaginator(BaseAPIPaginator[int]):
             entries = current[name]
             self._sums[name] += sum(weight(entry) for entry in entries)
             complete = self.total is not None and self._sums[name] >= self.total
-            if not entries or complete or len(entries) < self._capacity:
+            if not entries or (complete and len(entries) < self._capacity):
                 self._open.discard(name)
 
     def shortfall(self) -> dict[str, int]:

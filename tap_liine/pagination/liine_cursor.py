@@ -14,15 +14,22 @@ the cursor is compared with (`start_time`, a wall-clock time written with a Z, o
   it may be newer than the cursor. If that fails, the server compares the cursor with the
   other clock: the walk switches clocks once (the decision is shared with every other
   walk of the stream) and asks again; if neither clock explains the page, it warns.
-- It stops when a page is empty or when it has emitted the `count` the first page (no
-  cursor yet, so any reading of `count` gives the total) reported; without a count, on a
-  page shorter than the largest one the walk received. Never on a page shorter than the
-  `limit` asked: a server may cap it silently while echoing what was asked.
+- It ends only on proof from the server: an empty page, a page of nothing but the boundary
+  second again (nothing is older), or a page wholly older than the walk's first day. Never
+  on `count`, on the page size or on a short page: a server may cap `limit` silently, and
+  its `count` may be capped, lag or count one page. The first page's `count` (no cursor yet)
+  is a cross-check: when the walk ends having read fewer, it warns with both numbers and
+  the walk counts as not read to proof (`finish`), so its range is read again next run.
+- A server may read the cursor as "at or older than" (inclusive): a page holding the
+  cursor's own second, nothing newer, says so; the walk then sends one second less from
+  then on (the decision is shared like the clock's) and asks again.
 - A full page whose interactions all share one second cannot be paged past by timestamp:
   it widens the page to `max_limit`, then re-reads that second one interaction type at a
   time; if one type still fills a page it warns how many may be missing and moves on.
 - Every cursor is strictly older than the one before (else the API ignores the cursor and
-  the walk fails with that message): the walk always ends.
+  the walk fails with that message), except while re-asking one second (another clock,
+  inclusive reading, wider pages, type by type); more than a few requests in a row that get
+  no older stop the walk with one sentence, not read to proof: the walk always ends.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ if t.TYPE_CHECKING:
 SECOND_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 LOCAL, UTC_CLOCK = "start_time", "start_time_tz"
 CLOCK_QUESTION = "liine.cursor_clock"
+INCLUSIVE_QUESTION = "liine.cursor"
 _PRUNE_AT = 50_000  # remembered ids before those that can no longer come back are forgotten
 
 
@@ -54,6 +62,12 @@ class Cursor:
     limit: int | None = None  # page size asked, widened while reading a crowded second
     only_type: str | None = None  # while narrowing a crowded second: this type only
     step: int = 0  # numbers the requests of a walk: no two tokens are alike
+    inclusive: bool = False  # the server reads the cursor as "at or older than"
+
+    @property
+    def sent(self) -> str | None:
+        """The `pagination_timestamp` that asks for interactions strictly older than `before`."""
+        return _shift(self.before, -1) if self.before and self.inclusive else self.before
 
 
 def second_of(value: t.Any) -> str | None:
@@ -82,8 +96,11 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         types: t.Sequence[str],
         where: str,
         observations: Observations,
+        first_day: dt.date | None = None,
     ) -> None:
-        super().__init__(Cursor(limit=limit))
+        super().__init__(Cursor(limit=limit, inclusive=observations.decided(INCLUSIVE_QUESTION, False)))
+        # A page wholly older than the day before the walk's first (either clock) is past its end.
+        self._floor = (first_day - dt.timedelta(days=1)).strftime(SECOND_FORMAT) if first_day else None
         self._max_limit = max_limit
         self._types = tuple(types)
         self._where = where
@@ -102,23 +119,34 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._redo = False  # ask again from the previous page, in the other clock
         self._crowded: str | None = None  # the second being read type by type
         self._pending_types: tuple[str, ...] = ()
+        self._redo_inclusive = False  # ask again, the cursor read as "at or older than"
+        self._lowest: str | None = None  # the oldest cursor asked so far
+        self._stalled = 0  # requests in a row that got no older than `_lowest`
+        self._stall_limit = len(self._types) + 5  # widen, each type, both clocks, inclusive: then stop
+        self.missed = 0  # warnings about interactions that may be missing
 
     # ----- the stream hands each decoded page here --------------------------------------
 
     def accept(self, records: list[dict[str, t.Any]], envelope: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
         """Remember the page; return its records not emitted before."""
         cursor = self.current_value
-        if cursor.step and len(records) > 0 and len(self._page) == self._capacity < (cursor.limit or 0):
-            self._observations.note(
-                "liine.limit",
-                "interactions: Liine returns at most %d interactions per page although limit=%s was asked "
-                "(its envelope says limit=%s); the tap reads on until a page is empty or `count` is reached.",
-                self._capacity, cursor.limit, envelope.get("limit"),
-            )  # fmt: skip
+        capped = cursor.step and len(self._page) == self._capacity < (cursor.limit or 0)
         self._capacity = max(self._capacity, len(records))
         if cursor.step == 0:
             self._count_first = as_count(envelope.get("count"))
             self._note_envelope_timestamp(records, envelope.get("pagination_timestamp"))
+        if cursor.before and not cursor.inclusive and self._holds_cursor_second(records, cursor.before):
+            self._redo_inclusive = True
+            self._observations.decide(INCLUSIVE_QUESTION, True)
+            self._observations.note(
+                INCLUSIVE_QUESTION,
+                "interactions: Liine reads pagination_timestamp as \"at or older than\" (a page asked for "
+                "interactions older than %s held some of that second, in %s); the tap sends one second less "
+                "from now on.",
+                cursor.before, self._where,
+            )  # fmt: skip
+            self._page = []
+            return []
         if cursor.before and self._expected and not self._trust_once:
             if self._consistent(records, cursor.before):
                 self._switch = "settled" if self._switch == "trying" else self._switch
@@ -141,6 +169,13 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             self._seen[key] = min(seconds, default="")
             fresh.append(record)
         self._emitted += len(fresh)
+        if capped and fresh:  # a full page of the server's size, then more: it caps `limit`
+            self._observations.note(
+                "liine.limit",
+                "interactions: Liine returns at most %d interactions per page although limit=%s was asked "
+                "(its envelope says limit=%s); the tap reads on until a page is empty.",
+                self._capacity, cursor.limit, envelope.get("limit"),
+            )  # fmt: skip
         self._page = records
         return fresh
 
@@ -155,6 +190,11 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
                 "it (it derives its cursor from the interactions themselves).",
                 reading,
             )  # fmt: skip
+
+    def _holds_cursor_second(self, records: list[dict[str, t.Any]], before: str) -> bool:
+        """Interactions of the cursor's own second and none newer: the cursor was read inclusively."""
+        seconds = [s for r in records if (s := self._second(r)) is not None]
+        return bool(seconds) and max(seconds) == before
 
     def _consistent(self, records: list[dict[str, t.Any]], before: str) -> bool:
         """Did the server read the cursor in our clock: nothing at or after it, and the boundary back?"""
@@ -184,7 +224,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             f"boundary:{self._where}:{before}",
             "%s: the interactions of second %s did not come back on the next page under either reading of "
             "pagination_timestamp (they may have been deleted meanwhile); %s further interactions of that "
-            "second may have been missed.",
+            "second may have been missed; the next run reads this range again.",
             self._where, _shift(before, -1), self._upper_bound(),
         )  # fmt: skip
 
@@ -199,30 +239,73 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         return not self._finished_walk()
 
     def _finished_walk(self) -> bool:
-        if self._redo or self._crowded is not None:
+        """Only on proof: an empty page, or one wholly older than the walk's first day."""
+        if self._redo or self._redo_inclusive or self._crowded is not None:
             return False
         if not self._page:
             return True
-        if self._count_first is None:
-            # Shorter than the largest page the server gave: shorter than its real page size.
-            return len(self._page) < self._capacity
-        return self._emitted >= self._count_first
+        floor = self._floor
+        return floor is not None and all((s := self._second(r)) is not None and s < floor for r in self._page)
 
-    def get_next(self, response: requests.Response) -> Cursor | None:  # noqa: ARG002
+    def finish(self) -> bool:
+        """After the walk's last page: the count cross-check; True when every page was read to proof."""
+        counted, read = self._count_first, self._emitted
+        if counted is not None and counted > read:
+            self.missed += 1
+            self._observations.warn(
+                f"count:{self._where}",
+                "%s: the API counted %d interactions and the tap read %d, every page to the end; the bookmark "
+                "stays before this range, so the next run reads it again.",
+                self._where, counted, read,
+            )  # fmt: skip
+        elif counted is not None and counted < read:
+            self._observations.note(
+                "count-low:interactions",
+                "%s: the API counted %d interactions and the tap read %d, every page to the end: its count is "
+                "low (capped, lagging or per page), so the tap reads on to an empty page (said once).",
+                self._where, counted, read,
+            )  # fmt: skip
+        return self.missed == 0
+
+    def get_next(self, response: requests.Response) -> Cursor | None:
+        following = self._following(response)
+        if following is None or following.before is None:
+            return following
+        if self._lowest is None or following.before < self._lowest:
+            self._lowest, self._stalled = following.before, 0
+            return following
+        self._stalled += 1
+        if self._stalled <= self._stall_limit:
+            return following
+        self.missed += 1
+        self._observations.warn(
+            f"stalled:{self._where}",
+            "%s: %d requests in a row got no older than second %s (the last page held %d interactions); the walk "
+            "stops there and %s older interactions are left for the next run, which reads this range again.",
+            self._where, self._stalled, _shift(self._lowest, -1), len(self._page), self._upper_bound(),
+        )  # fmt: skip
+        return None
+
+    def _following(self, response: requests.Response) -> Cursor | None:  # noqa: ARG002
+        """The next request of the walk; None when the page proved the walk complete."""
         cursor = self.current_value
         step = cursor.step + 1
+        if self._redo_inclusive:  # the same request, the cursor sent one second earlier
+            self._redo_inclusive = False
+            return dataclasses.replace(cursor, inclusive=True, step=step)
         if self._redo:  # the same boundary, in the clock the server turned out to use
             self._redo = False
             before, self._expected = self._boundary(self._prev_page)
-            return Cursor(before=before, limit=cursor.limit, step=step)
+            return Cursor(before=before, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
         if self._crowded is not None:
             return self._next_while_narrowing(cursor, step)
         before, boundary = self._boundary(self._page)
         if before is None:
+            self.missed += 1
             self._observations.warn(
                 f"no-start:{self._where}",
                 "%s: a page of %d interactions had no readable %s; the walk cannot page past it and stops "
-                "(%s further interactions may be missing).",
+                "(%s further interactions may be missing; the next run reads this range again).",
                 self._where, len(self._page), self._clock, self._upper_bound(),
             )  # fmt: skip
             return None
@@ -240,7 +323,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             raise FatalAPIError(msg)
         self._prev_page, self._expected = self._page, boundary
         self._forget_newer_than(before)
-        return Cursor(before=before, limit=cursor.limit, step=step)
+        return Cursor(before=before, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
 
     def _boundary(self, page: list[dict[str, t.Any]]) -> tuple[str | None, frozenset[t.Any]]:
         """The cursor that re-reads the page's oldest second, and the ids in that second."""
@@ -254,15 +337,15 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         again = _shift(second, 1)
         self._prev_page, self._expected = self._page, ids
         if (cursor.limit or 0) < self._max_limit:
-            return Cursor(before=again, limit=self._max_limit, step=step)
+            return Cursor(before=again, limit=self._max_limit, step=step, inclusive=cursor.inclusive)
         if len(self._types) > 1:
             self._crowded, (first, *rest) = second, self._types
             self._pending_types = tuple(rest)
             self._expected = frozenset()
-            return Cursor(before=again, limit=self._max_limit, only_type=first, step=step)
+            return Cursor(before=again, limit=self._max_limit, only_type=first, step=step, inclusive=cursor.inclusive)
         self._warn_missed(second, None)
         self._expected = frozenset()
-        return Cursor(before=second, limit=cursor.limit, step=step)
+        return Cursor(before=second, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
 
     def _next_while_narrowing(self, cursor: Cursor, step: int) -> Cursor:
         second = t.cast("str", self._crowded)
@@ -272,17 +355,19 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         if self._pending_types:
             first, *rest = self._pending_types
             self._pending_types = tuple(rest)
-            return Cursor(before=_shift(second, 1), limit=cursor.limit, only_type=first, step=step)
+            again = _shift(second, 1)
+            return Cursor(before=again, limit=cursor.limit, only_type=first, step=step, inclusive=cursor.inclusive)
         # The crowded second is done: continue strictly older than it, every type again.
         self._crowded = None
-        return Cursor(before=second, limit=cursor.limit, step=step)
+        return Cursor(before=second, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
 
     def _warn_missed(self, second: str, only_type: str | None) -> None:
         kind = f"{only_type} " if only_type else ""
         self._observations.warn(
             f"crowded:{self._where}:{second}:{only_type}",
             "%s: at least %d %sinteractions start at %s, more than one page of %d can hold, and the API pages by "
-            "whole seconds only; %s further %sinteractions of that second may have been missed.",
+            "whole seconds only; %s further %sinteractions of that second may have been missed; the next run "
+            "reads this range again.",
             self._where, len(self._page), kind, second, self._capacity, self._upper_bound(), kind,
         )  # fmt: skip
 

@@ -23,8 +23,8 @@ import msgspec
 import orjson
 
 from tap_liine.sandbox.conversations_query import ConversationQuery, iso_millis
-from tap_liine.sandbox.liine_data import ANCHOR, NAMES
-from tap_liine.sandbox.readings import Readings
+from tap_liine.sandbox.liine_data import ANCHOR, NAMES, PLANTED
+from tap_liine.sandbox.readings import Readings, reported_count
 from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 UTC = dt.timezone.utc
@@ -34,6 +34,18 @@ CHURN = ("update", "delete", "create")
 CHURN_ROUNDS = 3  # `conversations.churn=while-paging`: three of each per location
 BODIES = ("Hi! Can I move my cleaning to Tuesday?", "Yes 👍", "", "Your appointment is confirmed ✅",
           "¿Aceptan seguro dental?", "Thanks!! 😊🦷", "Please call us at (919) 555-0100.")  # fmt: skip
+
+
+def _plant_patient(patient: dict[str, t.Any], conversation_id: int) -> dict[str, t.Any]:
+    name = f"{PLANTED} Patient {conversation_id}"
+    return {
+        **patient,
+        "email": f"{PLANTED}.{conversation_id}@example.com",
+        "first_name": PLANTED,
+        "last_name": f"Patient {conversation_id}",
+        "name": name,
+        "bio": {**patient["bio"], "phone_number": f"+1919{PLANTED}{conversation_id}"},
+    }
 
 
 @dataclasses.dataclass
@@ -70,7 +82,9 @@ class ConversationsApi:
         empty_locations: t.Sequence[str] = (),
         ignore_page: bool = False,
         readings: t.Mapping[str, str] | None = None,
+        planted: bool = False,
     ) -> None:
+        self.planted = planted  # distinctive patient details and message bodies, see `_plant`
         self.subdomain = subdomain
         self.locations = list(locations) + list(empty_locations)
         self.ignore_page = ignore_page  # a broken server that always sends page 1
@@ -130,6 +144,8 @@ class ConversationsApi:
             "guarantor_id": rng.choice((None, 70_000 + conversation_id)),
             "unsubscribe_sms": rng.random() < 0.03,
         }  # fmt: skip
+        if self.planted:
+            patient = _plant_patient(patient, conversation_id)
         conversation = Conversation(conversation_id, location, created, created, patient, [])
         moment = created
         for _ in range(rng.randint(0, max_messages)):
@@ -169,6 +185,8 @@ class ConversationsApi:
             "created_at_with_tz": (moment.astimezone(dt.timezone(dt.timedelta(hours=-5)))).isoformat(),
             "timezone_offset": offset,
         }
+        if self.planted:
+            message["body"] = f"{PLANTED} body {message['id']}"
         conversation.messages.append(message)
         conversation.updated = max(conversation.updated, moment)
         return message
@@ -231,9 +249,9 @@ class ConversationsApi:
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
             data = [self.served(self.conversation_body(c, self._messages_of(query, c))) for c in page]
-        count: t.Any = {"total": len(matching), "missing": None, "string": str(len(matching)), "page": len(page)}[
-            self.readings["conversations.count"]
-        ]
+        reading = self.readings["conversations.count"]
+        count: t.Any = reported_count("total" if reading == "string" else reading, len(matching), len(page))
+        count = str(count) if reading == "string" else count
         envelope = _envelope(200, data, "Conversations", [], count=count)
         if self.readings["conversations.numbers"] == "strings":
             envelope.body = ENCODER.encode(_stringified(msgspec.json.decode(envelope.body)))

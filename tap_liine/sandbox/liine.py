@@ -23,7 +23,7 @@ import orjson
 
 from tap_liine.sandbox import liine_data
 from tap_liine.sandbox.liine_data import TYPES, UTC, Generation, Row, format_second, format_updated
-from tap_liine.sandbox.readings import Readings
+from tap_liine.sandbox.readings import Readings, reported_count
 from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, TokenExpired
 
 MAX_LIMIT = 1000
@@ -55,6 +55,7 @@ class LiineApi:
         quirks: bool = False,
         odd_values: bool = False,
         mistyped: bool = False,
+        planted: bool = False,
         empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class LiineApi:
         self.quirks = quirks  # see liine_data.quirky
         self.odd_values = odd_values  # see liine_data.odd
         self.mistyped = mistyped  # see liine_data.mistyped
+        self.planted = planted  # see liine_data.planted
         self.username = username
         self.password = password
         self.token_lifetime = token_lifetime
@@ -95,8 +97,14 @@ class LiineApi:
             record = liine_data.mistyped(record, row)
         if self.readings["liine.precision"] == "beyond-double":
             record = liine_data.beyond_double(record, row)
+        if self.planted:
+            record = liine_data.planted(record, row)
         if self.readings["liine.numbers"] == "strings":
             record = {key: liine_data.as_strings(value) for key, value in record.items()}
+        if self.readings["liine.start_time"] == "millis":
+            for key in ("start_time", "start_time_tz"):
+                if isinstance(record.get(key), str):
+                    record[key] = record[key].removesuffix("Z") + ".000Z"
         return record
 
     def encoded(self, row: Row) -> bytes:
@@ -175,14 +183,17 @@ class LiineApi:
             page.append(row)
             if len(page) >= limit:
                 break
-        count = self._count(query)
+        matching = self._count(query)
+        count = reported_count(self.readings["liine.count"], matching, len(page))
         edge = page[-1 if self.readings["liine.pagination_timestamp"] == "last" else 0] if page else None
         envelope: dict[str, t.Any] = {
             "limit": limit if self.readings["liine.limit"] != "capped-echoed" else query.limit,
             "count": count,
-            "num_pages": -(-count // limit),
+            "num_pages": -(-(count or 0) // limit),
             "pagination_timestamp": format_second(self._clock(edge)) if edge else None,
         }
+        if count is None:
+            del envelope["count"], envelope["num_pages"]
         if self.readings["liine.numbers"] == "strings":
             envelope = {key: liine_data.as_strings(value) for key, value in envelope.items()}
         # Assembled from each record's cached JSON: the sandbox must never be what a benchmark measures.
@@ -212,7 +223,7 @@ class LiineApi:
         return row.start_utc if self.readings["liine.cursor_clock"] == "utc" else row.start
 
     def _count(self, query: _InteractionQuery) -> int:
-        if self.readings["liine.count"] == "total":
+        if self.readings["liine.count"] != "after-cursor":
             query = dataclasses.replace(query, cursor=None)
         key = query.count_key()
         count = self._count_cache.get(key)
@@ -228,7 +239,9 @@ class LiineApi:
             rows = self.by_customer.get(customer, [])
             # The API's clock is local or UTC; the index is ordered by local start.
             shift = rows[0].offset_h * 3600 if rows and self.readings["liine.cursor_clock"] == "utc" else 0
-            upper = None if query.cursor is None else query.cursor - 1  # strictly older
+            # Strictly older than the cursor, or (`liine.cursor=inclusive`) at or older.
+            inclusive = self.readings["liine.cursor"] == "inclusive"
+            upper = None if query.cursor is None else query.cursor - (0 if inclusive else 1)
             if query.end is not None:
                 upper = query.end if upper is None else min(upper, query.end)
             begin = 0 if upper is None else bisect.bisect_left(self._neg_starts[customer], -(upper + shift))

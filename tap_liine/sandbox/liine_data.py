@@ -212,6 +212,19 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
     }
 
 
+PLANTED = "zqx"  # in every protected value when planted: no hash (hex digits) can contain it
+
+
+def planted(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
+    """Distinctive caller details, for tests that no protected value goes where it must not."""
+    return {
+        **record,
+        "name": f"{PLANTED} Caller {row.id}",
+        "email": f"{PLANTED}.{row.id}@example.com",
+        "phone_number": f"+1919{PLANTED}{row.id}",
+    }
+
+
 def quirky(record: dict[str, t.Any], row: Row) -> dict[str, t.Any]:
     """Values a lenient API might send (every 25th interaction): 0/1 in boolean fields, a
     field the document does not list, very large numbers."""

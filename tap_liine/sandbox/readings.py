@@ -55,7 +55,25 @@ QUESTIONS: tuple[Question, ...] = (
     Question(
         "liine.count",
         "Does `count` count every interaction matching the filter, or those left after the cursor?",
-        {"total": "every interaction matching the filter", "after-cursor": "only those older than the cursor"},
+        {
+            "total": "every interaction matching the filter",
+            "after-cursor": "only those older than the cursor",
+            "page": "the interactions on this page",
+            "missing": "absent",
+            "capped-100": "every interaction matching the filter, but at most 100, as search back ends cap hit counts",
+            "lagging": "2% fewer (at least one) than match, as a count from an index that lags behind",
+        },
+    ),
+    Question(
+        "liine.cursor",
+        'Does `pagination_timestamp` ask for interactions "older than" the second (as documented) or "at or '
+        'older than" it?',
+        {"exclusive": "strictly older than the second", "inclusive": "at or older than the second"},
+    ),
+    Question(
+        "liine.start_time",
+        "In which shape do `start_time` and `start_time_tz` arrive (the document shows `2023-11-07T05:31:56Z`)?",
+        {"seconds": "2023-11-07T05:31:56Z", "millis": "2023-11-07T05:31:56.000Z"},
     ),
     Question(
         "liine.numbers",
@@ -102,6 +120,8 @@ QUESTIONS: tuple[Question, ...] = (
             "missing": "absent",
             "string": "the total as a JSON string",
             "page": "the number of rows on this page",
+            "capped-100": "the total, but at most 100",
+            "lagging": "2% fewer (at least one) than the total, as a count from an index that lags behind",
         },
     ),
     Question(
@@ -224,6 +244,21 @@ class Readings(t.Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"Readings({self.non_default()})"
+
+
+def reported_count(reading: str, matching: int, on_page: int) -> int | None:
+    """What an envelope's `count` says under a count reading ("total", "page", "capped-100", ...);
+    None when it is absent. `matching`: what the count query matches (for "after-cursor", those
+    left after the cursor)."""
+    if reading == "missing":
+        return None
+    if reading == "page":
+        return on_page
+    if reading == "capped-100":
+        return min(matching, 100)
+    if reading == "lagging":
+        return max(0, matching - max(1, matching // 50)) if matching else 0
+    return matching
 
 
 def alternatives(prefix: str = "") -> list[tuple[str, str]]:

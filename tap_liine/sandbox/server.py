@@ -287,7 +287,8 @@ class SandboxServer:
         """`/_sandbox/...`: ground truth, record changes and fault control for tests."""
         name = request.path.removeprefix("/_sandbox/").strip("/")
         if name == "force" and request.method == "POST":
-            # {"contains": "location_id=3003", "status": 403, "times": 1, "retry_after": 1}
+            # {"contains": "location_id=3003", "status": 403, "times": 1, "retry_after": 1}; optional
+            # "message", "body" (sent verbatim) and "hold" (seconds to wait first; no status: then answer as usual)
             spec = request.json() or {}
             with self._flight_lock:
                 self.forced.append({"times": 1, "retry_after": None, **spec})
@@ -393,9 +394,15 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
                 return Response.json(503, body, **{"Retry-After": str(maintenance)})
             forced = server.take_forced(self.path)
             if forced is not None:
-                headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}
-                message = forced.get("message") or f"Forced {forced['status']}."
-                return Response.json(forced["status"], error_body(forced["status"], message), **headers)
+                time.sleep(forced.get("hold", 0))  # a server that keeps the tap waiting (tests kill it meanwhile)
+                if "body" in forced:  # verbatim (a string: as HTML), e.g. a 200 that is not the documented envelope
+                    if isinstance(forced["body"], str):
+                        return Response(forced.get("status", 200), forced["body"].encode(), content_type="text/html")
+                    return Response.json(forced.get("status", 200), forced["body"])
+                if "status" in forced:
+                    headers = {"Retry-After": str(forced["retry_after"])} if forced["retry_after"] is not None else {}
+                    message = forced.get("message") or f"Forced {forced['status']}."
+                    return Response.json(forced["status"], error_body(forced["status"], message), **headers)
             fault = server.faults.next_fault()
             if fault == "reset":
                 return None

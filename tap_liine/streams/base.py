@@ -51,6 +51,9 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         self._local = threading.local()  # per worker thread: its paginator, partition, decoded body
         self.bookmarks = Bookmarks(self.replication_key or "", self.resources.run_started)
         self._pipeline: PartitionPipeline[t.Any] | None = None
+        # Partitions with a task whose walk ended without proof of its end (worker threads add).
+        self._unproven: set[tuple[t.Any, ...]] = set()
+        self._unproven_lock = threading.Lock()
         self._said_unconfigured = False
 
     # ----- what the tap shares ---------------------------------------------------------------
@@ -170,9 +173,17 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         )
         return self._pipeline
 
-    def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterable[dict[str, t.Any]]:
+    def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterator[dict[str, t.Any]]:
         self._local.where = self.describe(context, task)
-        return self.fetch(context, task)
+        yield from self.fetch(context, task)
+        if not self.walk_finished():  # before the task's end reaches the main thread
+            with self._unproven_lock:
+                self._unproven.add(self.partition_key(context))
+
+    def read_to_proof(self, context: Context) -> bool:
+        """Every task of the partition so far read to proof of its end (main thread)."""
+        with self._unproven_lock:
+            return self.partition_key(context) not in self._unproven
 
     # Hooks for the streams:
 
@@ -192,6 +203,11 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         """The records of a task to emit, in order (main thread). Default: all of them."""
         return records
 
+    def walk_finished(self) -> bool:
+        """After a task's last page (worker thread): False when its walk could not prove it read
+        everything (it has warned); the partition's bookmark then stays where it was."""
+        return True
+
     def task_done(self, context: Context, task: t.Any) -> None:
         """After a task's records are out (main thread): save progress."""
 
@@ -206,7 +222,10 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
     def finish_partition(self, context: Context) -> None:
         """Write the partition's bookmark and a STATE: a run that fails later keeps it."""
         key, state = self.partition_key(context), self.get_context_state(context)
-        self.save_progress(lambda: self.bookmarks.finish(key, state))
+        complete = self.read_to_proof(context)
+        with self._unproven_lock:
+            self._unproven.discard(key)
+        self.save_progress(lambda: self.bookmarks.finish(key, state, complete=complete))
 
     def partition_key(self, context: Context | None) -> tuple[t.Any, ...]:
         partition = self.state_manager.get_state_partition_context(context) or {}

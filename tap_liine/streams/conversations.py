@@ -19,6 +19,7 @@ from singer_sdk import metrics
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.auth import ConversationsAuthenticator
+from tap_liine.errors import body_shape, envelope_words
 from tap_liine.instants import parse_datetime
 from tap_liine.pagination.conversations_passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
@@ -97,13 +98,15 @@ class ConversationsStream(TapStream):
         params["updated_since"] = since.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000")
         return params
 
+    def walk_finished(self) -> bool:
+        return t.cast("PassesPaginator", self._local.paginator).finish()
+
     def check_envelope(self, body: t.Any, where: str) -> None:
         failed = isinstance(body, dict) and str(body.get("code")).lower() == "false"
-        if not isinstance(body, dict) or failed or not isinstance(body.get("data"), list):
-            detail = body if not isinstance(body, dict) else "; ".join(
-                str(part) for part in (body.get("description"), *(body.get("error") or [])) if part
-            )  # fmt: skip
-            msg = f"{where} reported an error: {detail or 'no data'}"
+        if failed or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            # The API's own words if it gave any; else the body's shape: it may hold patients.
+            detail = envelope_words(body) or f"no `data` list in {body_shape(b'', None, body)}"
+            msg = f"{where} reported an error: {detail}"
             raise FatalAPIError(msg)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:
@@ -160,7 +163,7 @@ class ConversationsStream(TapStream):
 
     def finish_partition(self, context: Context) -> None:
         if self.messages is not None:  # its bookmark is saved when the location's conversations are out
-            self.save_progress(self.messages.location_done(context))
+            self.save_progress(self.messages.location_done(context, complete=self.read_to_proof(context)))
         super().finish_partition(context)
 
 
@@ -200,10 +203,10 @@ class ConversationMessagesStream(TapStream):
     def get_new_paginator(self) -> None:
         return None
 
-    def location_done(self, context: Context) -> t.Callable[[], None]:
+    def location_done(self, context: Context, *, complete: bool) -> t.Callable[[], None]:
         """A location's conversations are written: log its messages' count, and return the
         change that writes their bookmark (the parent saves it with its own)."""
         self._counter.with_context({"location_id": context["location_id"]})
         self._counter.exit()
         key, state = self.partition_key(context), self.get_context_state(context)
-        return lambda: self.bookmarks.finish(key, state)
+        return lambda: self.bookmarks.finish(key, state, complete=complete)

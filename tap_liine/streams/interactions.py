@@ -59,14 +59,19 @@ class InteractionsStream(TapStream):
         return f"customer {context['customer_id']}" + (f", window {task.first}..{task.last}" if task else "")
 
     def fetch(self, context: Context, task: Window | None) -> t.Iterable[dict[str, t.Any]]:
+        self._local.first_day = task.first if task else self._start_date()
         return self.request_records({**context, "window": task} if task else context)
+
+    def walk_finished(self) -> bool:
+        return t.cast("TieSafeCursorPaginator", self._local.paginator).finish()
 
     def admit(self, context: Context, task: Window | None, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:  # noqa: ARG002
         return self._seam.admit(task, records)
 
     def task_done(self, context: Context, task: Window | None) -> None:
         self._seam.window_done(task)
-        if task is not None:
+        # A backfill's progress stops before its first window not read to proof: the next run resumes there.
+        if task is not None and self.read_to_proof(context):
             backfill = Backfill(self.get_context_state(context))
             self.save_progress(lambda: backfill.window_done(task))
 
@@ -80,6 +85,7 @@ class InteractionsStream(TapStream):
             types=self.types,
             where=f"{self.name}, {self.where()}",
             observations=self.observations,
+            first_day=getattr(self._local, "first_day", None),
         )
         self._local.paginator = paginator
         return paginator
@@ -107,7 +113,7 @@ class InteractionsStream(TapStream):
             # The API counts this parameter when it is present at all, whatever its value.
             params["include_is_spam_likely"] = "true"
         if cursor.before:
-            params["pagination_timestamp"] = cursor.before
+            params["pagination_timestamp"] = cursor.sent
         return params
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict[str, t.Any]]:

@@ -9,7 +9,10 @@ Statistics are asked for one UTC day at a time. The document does not say what a
 practice's local day starting at its local midnight, or an instant. Whatever the bucket,
 a trends row is the sum of the entries whose `_id` falls on one UTC day, and each window
 asks two days more on either side so that a bucket starting on one of its days is
-complete; buckets starting outside the window are left to the window they start in.
+complete; buckets starting outside the window are left to the window they start in. A
+practice's local day starts before its UTC day ends (e.g. at 04:00Z): the bucket starting on
+the day before the first day read also holds appointments of that first day, so the first
+window of a run emits it too (as a row for the day it starts on), or they would be in no row.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
-from tap_liine.errors import api_message
+from tap_liine.errors import api_message, json_type
 from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
 from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
@@ -62,6 +65,10 @@ class InteractlyStream(TapStream):
     state_partitioning_keys = ("integration_id", "appointment_type")
     paged_lists: t.ClassVar[dict[str, Weight]] = {}
     margin = dt.timedelta(0)  # asked before and after each window
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._first_day: dict[tuple[t.Any, ...], dt.date] = {}  # per partition: the first day this run reads
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
@@ -131,7 +138,9 @@ class InteractlyStream(TapStream):
         else:
             backfill.begin(self.resources.run_started)
             first = backfill.resume_from(start)
-        return day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
+        windows = day_windows(first, dt.datetime.now(UTC).date(), self.window_days)
+        self._first_day[self.partition_key(context)] = first
+        return windows
 
     def describe(self, context: Context, task: Window) -> str:
         days = f"{task.first}" + (f"..{task.last}" if task.last != task.first else "")
@@ -255,15 +264,18 @@ class AppointmentTrendsStream(InteractlyStream):
 
     def rows_for(self, context: Context, window: Window) -> list[dict[str, t.Any]]:
         by_day: dict[dt.date, list[int]] = {}
-        for page in self.pages(context, window):
-            self._note_buckets(page.get("trends") or [])
-            for trend in page.get("trends") or []:
-                # One row per UTC day: the entries starting on that day are added up.
-                day = self._day_of(trend)
-                if day is not None and window.first <= day <= window.last:
-                    counts = by_day.setdefault(day, [0, 0])
-                    counts[0] += as_count(trend.get("successful")) or 0
-                    counts[1] += as_count(trend.get("failed")) or 0
+        trends = [trend for page in self.pages(context, window) for trend in page.get("trends") or []]
+        self._note_buckets(trends)
+        first = window.first
+        if window.first == self._first_day.get(self.partition_key(context)) and _local_days(trends):
+            first -= dt.timedelta(days=1)  # the bucket starting the day before reaches into the first day
+        for trend in trends:
+            # One row per UTC day: the entries starting on that day are added up.
+            day = self._day_of(trend)
+            if day is not None and first <= day <= window.last:
+                counts = by_day.setdefault(day, [0, 0])
+                counts[0] += as_count(trend.get("successful")) or 0
+                counts[1] += as_count(trend.get("failed")) or 0
         return [
             {**self.keys(context, day), "successful": successful, "failed": failed}
             for day, (successful, failed) in sorted(by_day.items())
@@ -271,17 +283,17 @@ class AppointmentTrendsStream(InteractlyStream):
 
     def _note_buckets(self, trends: list[dict[str, t.Any]]) -> None:
         """What the entries' `_id`s stand for, said once: UTC days, a practice's local days, or instants."""
-        times = {str(trend.get("_id"))[11:19] for trend in trends}
-        if len(trends) < 3:
-            return  # too few to tell
-        if len(times) > 2 or "" in times:
-            kind = "instants (not days): rows add up the entries of each UTC day"
-        elif times == {"00:00:00"}:
-            kind = "UTC days"
+        kind, times = _bucket_kind(trends)
+        if kind == "instants":
+            said = "instants (not days): rows add up the entries of each UTC day"
+        elif kind == "utc-days":
+            said = "UTC days"
+        elif kind == "local-days":
+            said = f"days starting at {' or '.join(sorted(times))} UTC, a practice's local midnight: rows are the "
+            said += "UTC days on which those days start"
         else:
-            kind = f"days starting at {' or '.join(sorted(times))} UTC, a practice's local midnight: rows are the "
-            kind += "UTC days on which those days start"
-        self.observations.note(f"interactly.trend_id:{kind[:12]}", "appointment_trends: trends entries are %s.", kind)
+            return  # too few to tell
+        self.observations.note(f"interactly.trend_id:{said[:12]}", "appointment_trends: trends entries are %s.", said)
 
     def _day_of(self, trend: dict[str, t.Any]) -> dt.date | None:
         try:
@@ -289,8 +301,21 @@ class AppointmentTrendsStream(InteractlyStream):
         except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
             self.observations.warn(
                 f"trend-id:{trend.get('_id')!r}",
-                "%s: a trends entry's _id %.40r is no date-time; its %s successful and %s failed appointments "
-                "are not in any row.",
-                self.name, trend.get("_id"), trend.get("successful"), trend.get("failed"),
+                "%s: a trends entry's _id (a JSON %s) is no date-time; its appointments are not in any row.",
+                self.name, json_type(trend.get("_id")),
             )  # fmt: skip
             return None
+
+
+def _bucket_kind(trends: list[dict[str, t.Any]]) -> tuple[str | None, set[str]]:
+    """ "instants", "utc-days" or "local-days" (None: too few entries to tell), and the entries' times of day."""
+    times = {str(trend.get("_id"))[11:19] for trend in trends}
+    if len(trends) < 3:
+        return None, times
+    if len(times) > 2 or "" in times:
+        return "instants", times
+    return ("utc-days" if times == {"00:00:00"} else "local-days"), times
+
+
+def _local_days(trends: list[dict[str, t.Any]]) -> bool:
+    return _bucket_kind(trends)[0] == "local-days"
