@@ -9,6 +9,8 @@ Mixed into the stream base, through the SDK's public request hooks (`validate_re
   (retries.py);
 - 401 on a token the tap had: the token is dropped and the request retried with a fresh
   login, at most `MAX_RELOGINS` times in a row (more: refused for good);
+- 404 or 400 to a page number past the last (Django REST framework's "Invalid page."): the
+  end of the list, when earlier pages had rows (`past_the_last_page`); on page 1 an error;
 - other 4xx: the run fails at once, with one sentence naming the API, the real path, the
   partition (customer, location, integration) and the API's own words;
 - each body is decoded once, numbers exactly as written (decimals as `Decimal`, integers of
@@ -41,6 +43,8 @@ if t.TYPE_CHECKING:
 # A request refused with a fresh token this often in a row is refused for good (not an
 # expiry race with another thread's request).
 MAX_RELOGINS = 3
+# What a server with Django REST framework's page-number pagination answers past the last page.
+PAST_THE_LAST = (HTTPStatus.NOT_FOUND, HTTPStatus.BAD_REQUEST)
 # Numbers exactly as the API wrote them: a decimal never passes through a float (a double
 # holds 15-17 digits), integers keep every digit (orjson turns those above 2^64 into floats).
 # The writers encode Decimals back as JSON numbers (singer_sdk.contrib.msgspec's encoder).
@@ -60,6 +64,8 @@ class ResilientHTTP:
 
         @property
         def observations(self) -> Observations: ...
+
+        def tally(self, what: str, count: int = 1) -> None: ...
 
         @property
         def authenticator(self) -> t.Any: ...
@@ -81,12 +87,22 @@ class ResilientHTTP:
                 msg = f"{where} answered 401 again after {refused} new logins: {api_message(response)}"
                 raise FatalAPIError(msg)
             self._local.refused = refused + 1
+            self.tally("relogins")
             msg = f"{where} answered 401 ({api_message(response)})"
             self.authenticator.invalidate(response.request.headers.get(self.authenticator.header_name), msg)
             raise UnauthorizedRetry(msg, response)
         error = retry_later(response, where, longest_wait=self.retry_policy.longest_wait)
         if error is not None:
             raise error
+        if status in PAST_THE_LAST and (empty := self.past_the_last_page()) is not None:
+            self.observations.note(
+                f"past-the-last:{self.name}",
+                "%s: %s %s answers %d (%s) to a page number past the last; after pages with rows, the tap takes "
+                "that as the end of the list.",
+                self.name, self.api_name, self.path, status, api_message(response),
+            )  # fmt: skip
+            self._local.decoded = (response, empty)
+            return
         if status >= HTTPStatus.BAD_REQUEST:
             raise self.refusal(response, f"{where} answered {status} {response.reason}: {api_message(response)}")
         try:
@@ -96,6 +112,7 @@ class ResilientHTTP:
             raise RetriableAPIError(msg, response) from None
         self.check_envelope(body, where)
         self._local.decoded = (response, body)
+        self.tally("pages")
 
     def _request_words(self, response: requests.Response) -> str:
         """E.g. "Interactly GET /integrations/v2/resource-records/5eb7.../appointments/statistics (integration
@@ -138,6 +155,11 @@ class ResilientHTTP:
     def check_envelope(self, body: t.Any, where: str) -> None:
         """Raise when a 200 body reports an error (e.g. `code: false`). Default: no check."""
 
+    def past_the_last_page(self) -> t.Any | None:
+        """When the page just refused (404/400) follows pages with rows of the same list: the body of
+        an empty page, which ends the list. None otherwise (the answer is an error). Default: None."""
+        return None
+
     def response_error_message(self, response: requests.Response) -> str:
         # The SDK's default appends the body and header names; ours is one clean sentence.
         return f"{self._request_words(response)} answered {response.status_code}: {api_message(response)}"
@@ -151,7 +173,8 @@ class ResilientHTTP:
     def backoff_handler(self, details: t.Any) -> None:
         error = details.get("exception")
         if isinstance(error, UnauthorizedRetry):
-            return  # said once per refused token, by the authenticator
+            return  # said once per refused token, by the authenticator; counted as a re-login
+        self.tally("retries")
         self.logger.warning(
             "%s (try %d of %d); waiting %.2f s",
             error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}",

@@ -3,7 +3,8 @@
 Each open question (which clock the cursor uses, what `count` counts, ...) is answered by
 the real API one way or another; the tap notices which way where it can and says so once
 per stream, and decisions that every worker needs (the cursor's clock) are shared here.
-Warnings about data that may be missing also go through here, once each.
+Warnings about data that may be missing also go through here, once each. What was noticed
+is listed again in the run summary (summary.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Observations:
         self._lock = threading.Lock()
         self._said: set[str] = set()
         self._decided: dict[str, t.Any] = {}
+        self.noticed: list[str] = []  # the notes logged below WARNING, for the run summary
 
     def note(self, key: str, message: str, *args: t.Any, level: int = logging.INFO) -> bool:
         """Log `message` once per `key`; True the first time."""
@@ -27,6 +29,8 @@ class Observations:
             if key in self._said:
                 return False
             self._said.add(key)
+            if level < logging.WARNING:
+                self.noticed.append(message % args if args else message)
         self._logger.log(level, message, *args)
         return True
 

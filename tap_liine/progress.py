@@ -1,13 +1,20 @@
-"""When a STATE may go out: only once every record it covers has left the tap.
+"""When a STATE may go out: only once every record it covers has left the tap, and not too often.
 
 With RECORD messages that is at once. With BATCH messages a record may still sit in the
 file being filled, so a state change waits until the SDK has announced that file; the SDK
 then writes the BATCH message and a STATE. A run that stops in between keeps the older
 state, and the next run extracts those records again rather than skipping them.
+
+A STATE after every window (a day, for the Interactly statistics) is hundreds per run, and
+each one makes a loader flush. `StatePacer` writes at most one per `state_interval_seconds`;
+a state held back is written by the next one due, by the SDK at the end of each stream,
+or by `flush` when a run fails, so what a run finished is never lost.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 import typing as t
 
 from singer_sdk.streams import RESTStream
@@ -15,9 +22,42 @@ from singer_sdk.streams import RESTStream
 from tap_liine.batches import write_batches
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Context
+    from singer_sdk.helpers.types import Context, TapState
 
     from tap_liine.tap import TapLiine
+
+
+class StateWriter(t.Protocol):
+    def write_state(self, state: TapState) -> None: ...
+
+
+class StatePacer:
+    """STATE messages at most one per `interval` seconds; the one held back goes out with `flush`."""
+
+    def __init__(self, writer: StateWriter, interval: float, clock: t.Callable[[], float] = time.monotonic) -> None:
+        self._writer = writer
+        self._interval = interval
+        self._clock = clock
+        self._last: float | None = None
+        self._held: TapState | None = None
+        self._lock = threading.Lock()
+
+    def offer(self, state: TapState) -> None:
+        """Write `state` now if the interval has passed since the last STATE, else hold it."""
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last < self._interval:
+                self._held = state
+                return
+            self._last, self._held = now, None
+        self._writer.write_state(state)
+
+    def flush(self) -> None:
+        """Write the state held back, if any (a failed run: what it finished)."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            self._writer.write_state(held)
 
 
 class ProgressWriting(RESTStream[t.Any]):
@@ -66,5 +106,5 @@ class ProgressWriting(RESTStream[t.Any]):
             change()
 
     def emit_state(self) -> None:
-        """Write a STATE now (after a window: every record it covers is already out)."""
-        self.owner.state_writer.write_state(self.tap_state)
+        """Offer a STATE (after a window: every record it covers is already out); see `StatePacer`."""
+        self.owner.state_pacer.offer(self.tap_state)

@@ -3,7 +3,7 @@
 Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`, the exact version pyproject.toml
 pins); tests/test_sdk_seams.py fails loudly when an SDK upgrade changes what is relied on
 here. Everything else in the tap uses the SDK's public extension points. Four private hooks,
-one private attribute and four private behaviours remain, for reasons no public one serves:
+one private attribute and five private behaviours remain, for reasons no public one serves:
 
 - `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
   public `state_writer`). The SDK keeps it private and offers no accessor; `owner` is ours.
@@ -37,6 +37,11 @@ Behaviours of the SDK's internals the tap assumes (no hook overridden):
   drops them); a `metrics.Counter` logs and resets its count in `__exit__` (`OpenCounter`
   keeps counting, logged once per location with `exit()`), a `metrics.Timer` logs in
   `__exit__` (`SilentTimer` does not).
+- streams/base.py, `TapStream.log` (the public `Stream.log`, through which the SDK logs): a
+  walk that ends on an empty page is logged as a line starting with `PAGINATION_STOPPED`
+  (dropped: the run summary counts pages), and `--test` stops each stream after its first
+  record with an abort exception caused by `MaxRecordsLimitException`, which `Stream.sync`
+  logs at ERROR through `log` while it propagates (dropped: the test succeeded).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ else:
 
 SDK_VERSION_CHECKED = "0.54.9"
 SYNC_START_LINES = ("Beginning sync of", "Starting incremental sync of")
+PAGINATION_STOPPED = "Pagination stopped after"
 
 
 class SdkSeams(_StreamBase):

@@ -10,10 +10,12 @@ and never quotes the value of a secret; only checks that involve several setting
 from __future__ import annotations
 
 import collections
+import difflib
 import importlib.util
 import typing as t
 from urllib.parse import urlsplit
 
+import orjson
 from jsonschema import Draft202012Validator, ValidationError
 
 from tap_liine.instants import parse_datetime
@@ -26,6 +28,7 @@ URL_PATTERN = r"^https?://[^\s/?#]+[^\s]*$"
 # YYYY-MM-DD, optionally with a time and offset: what `start_date` may be.
 DATE_TIME_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 MAX_PAGE_SIZE = 1000
+ENV_PREFIX = "TAP_LIINE_"  # `--config ENV` reads TAP_LIINE_<SETTING>
 MAX_CONVERSATIONS_PAGE = 100
 # Query parameters the tap sets itself; `interaction_filters` may not.
 RESERVED_FILTERS = ("customer_id", "customer_ids", "pagination_timestamp", "limit", "start_date", "end_date",
@@ -131,6 +134,15 @@ PROPERTIES: dict[str, dict[str, t.Any]] = {
         minimum=0,
         default=0,
     ),
+    "state_interval_seconds": _setting(
+        "number",
+        "Seconds between STATE messages",
+        "A STATE message goes out when a window or partition is done, at most one per this many seconds (0: "
+        "after every one). The last state of each stream is always written, and a failed run writes what "
+        "it finished.",
+        minimum=0,
+        default=5,
+    ),
     "request_timeout": _setting(
         "number",
         "Request timeout",
@@ -193,9 +205,10 @@ PROPERTIES: dict[str, dict[str, t.Any]] = {
         "The institution's subdomain, sent with every request to scope it.",
     ),
     "conversations_location_ids": _list(
-        {"type": "string", "pattern": r"\S"},
+        {"type": ["string", "integer"], "pattern": r"\S"},
         "Conversations location ids",
-        "Locations whose conversations to extract; one state partition each.",
+        "Locations whose conversations to extract; one state partition each. Numbers are read as strings "
+        '(3001 and "3001" are one location), so state partitions stay the same either way.',
     ),
     "conversations_page_size": _setting(
         "integer",
@@ -389,3 +402,73 @@ def api_params(filters: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
         return value
 
     return {name: spelled(value) for name, value in filters.items()}
+
+
+def unknown_settings(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """A sentence for each setting name the tap does not know (a typo is otherwise silently ignored)."""
+    known = list(schema.get("properties", {}))
+    sentences = []
+    for name in config:
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"did you mean `{close[0]}`?" if close else "see the README's settings table."
+        sentences.append(f"Setting `{name}` is not a setting of tap-liine and is ignored; {hint}")
+    return sentences
+
+
+def environment_errors(schema: dict[str, t.Any], prefix: str, environ: t.MutableMapping[str, str]) -> list[str]:
+    """Settings given as environment variables (`--config ENV`), made readable for the SDK's parser.
+
+    The SDK reads a list as JSON and falls back to splitting a string list at commas; a list of
+    numbers such as `TAP_LIINE_CUSTOMER_IDS=101,202`, a whole number that is none, or an object
+    that is no JSON would end in a traceback. Lists written `a,b` are rewritten as JSON lists in
+    `environ`; anything unreadable is one sentence naming the variable (secrets never quoted).
+    """
+    errors = []
+    for name, setting in schema.get("properties", {}).items():
+        variable = prefix + name.upper().replace("-", "_")
+        raw = environ.get(variable)
+        if raw is None:
+            continue
+        kinds = setting.get("type") or []
+        shown = "a value" if setting.get("secret") else repr(raw)
+        if "array" in kinds:
+            items = setting.get("items", {}).get("type", [])
+            values = _env_list(raw, numbers="integer" in items and "string" not in items)
+            if values is None:
+                errors.append(
+                    f"Environment variable `{variable}` (setting `{name}`) must be a JSON list or values separated "
+                    f"by commas, such as 101,202; {shown} is not."
+                )
+            else:
+                environ[variable] = orjson.dumps(values).decode()
+        elif "integer" in kinds and not raw.strip().lstrip("-").isdigit():
+            errors.append(f"Environment variable `{variable}` (setting `{name}`) must be a whole number; got {shown}.")
+        elif "object" in kinds and not isinstance(_json_or_none(raw), dict):
+            errors.append(
+                f"Environment variable `{variable}` (setting `{name}`) must be a JSON object such as "
+                f'{{"direction": ["inbound"]}}; {shown} is not.'
+            )
+    return errors
+
+
+def _env_list(raw: str, *, numbers: bool) -> list[t.Any] | None:
+    """`[101, 202]`, `101,202` or `a, b` as a list (numbers as integers when the list holds numbers)."""
+    text = raw.strip()
+    if text.startswith("["):
+        value = _json_or_none(text)
+        return value if isinstance(value, list) else None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not numbers:
+        return parts
+    if not all(part.lstrip("-").isdigit() for part in parts):
+        return None
+    return [int(part) for part in parts]
+
+
+def _json_or_none(text: str) -> t.Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None

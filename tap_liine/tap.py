@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
 import signal
 import sys
 import threading
@@ -12,12 +14,23 @@ from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
 from tap_liine.errors import Cancelled, RunStopped
+from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
-from tap_liine.settings import BATCH_SIZE_SETTING, CONFIG_SCHEMA, config_errors, plain_http_warnings
+from tap_liine.saved_state import StateProblems, check_state
+from tap_liine.settings import (
+    BATCH_SIZE_SETTING,
+    CONFIG_SCHEMA,
+    ENV_PREFIX,
+    config_errors,
+    environment_errors,
+    plain_http_warnings,
+    unknown_settings,
+)
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
-from tap_liine.writer import TapWriter
+from tap_liine.summary import RunSummary
+from tap_liine.writer import BufferedRecords, TapWriter
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,14 +52,26 @@ class TapLiine(Tap):
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
         self._resources: TapResources | None = None
         self._resources_lock = threading.Lock()
+        self._state_pacer: StatePacer | None = None
+        if kwargs.get("parse_env_config"):  # `--config ENV`: what the SDK's parser would trip on
+            errors = environment_errors(CONFIG_SCHEMA, ENV_PREFIX, os.environ)
+            if errors:
+                raise ConfigValidationError("Config validation failed", errors=errors)
         # The SDK validates too (and fills in defaults) but quotes values, secrets included:
         # its verdict is replaced by `config_errors`, one sentence per problem.
         super().__init__(*args, validate_config=False, **kwargs)
         errors = config_errors(self.config, self.config_jsonschema)
         if errors and validate_config:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
-        for warning in plain_http_warnings(self.config):
+        self.summary = RunSummary(self.logger)  # counts the warnings from here on
+        for warning in plain_http_warnings(self.config) + unknown_settings(self.config, self.config_jsonschema):
             self.logger.warning("%s", warning)
+        if not errors:
+            try:
+                check_state(self.state, self.streams, dt.datetime.now(dt.timezone.utc), self.logger)
+            except StateProblems as exc:
+                self.summary.close()
+                raise RunStopped(str(exc)) from None
         # The SDK's own handlers (installed by its __init__, just now) write a STATE from
         # wherever the signal lands and exit 0, as if the run had succeeded: replaced.
         if threading.current_thread() is threading.main_thread():
@@ -85,6 +110,27 @@ class TapLiine(Tap):
             if self._resources is None:
                 self._resources = TapResources(self.config, self.logger)
             return self._resources
+
+    @property
+    def state_pacer(self) -> StatePacer:
+        """Paces the STATE messages written after windows and partitions (progress.py)."""
+        if self._state_pacer is None:
+            self._state_pacer = StatePacer(self.state_writer, float(self.config.get("state_interval_seconds", 5)))
+        return self._state_pacer
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
+        """As the SDK's; a failed run still writes the state it held back, and every run ends with its summary."""
+        failed = True
+        try:
+            super().sync_all()
+            failed = False
+        finally:
+            if failed:
+                self.state_pacer.flush()
+            if isinstance(self.message_writer, BufferedRecords):
+                # Records after the last STATE (one the SDK skips as unchanged) go out now, not at exit.
+                self.message_writer.flush()
+            self.summary.log(self.resources.observations.noticed, failed=failed)
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.

@@ -38,6 +38,11 @@ class Run:
         return next(m["schema"] for m in self.messages if m["type"] == "SCHEMA" and m["stream"] == stream)
 
     @property
+    def said(self) -> str:
+        """The log before the run summary, which repeats what was noticed and warned."""
+        return self.log.split("Run summary", 1)[0]
+
+    @property
     def states(self) -> list[dict[str, t.Any]]:
         return [m["value"] for m in self.messages if m["type"] == "STATE"]
 

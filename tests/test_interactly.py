@@ -225,7 +225,7 @@ def test_a_range_refused_as_too_long_is_halved_until_accepted_and_kept_for_the_r
     rows = {r["date"][:10]: r["successful"] + r["failed"] for r in run.records("appointment_trends")}
     assert rows == truth and sum(rows.values()) > 100
     for days in (15, 8, 4):
-        assert run.log.count(f"asking for {days} days at a time from now on") == 1
+        assert run.said.count(f"asking for {days} days at a time from now on") == 1
 
 
 def _id_errors(value: str) -> list[str]:

@@ -3,6 +3,7 @@ trusted by the server's clock or until refused."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from urllib.parse import parse_qs, urlsplit
 
@@ -84,7 +85,7 @@ def test_a_login_that_keeps_failing_is_given_up_once_for_every_thread(sandbox, c
         run_tap(liine_config(server.url, max_retries=3, max_parallel_requests=4))
 
     assert sent(server.url) == ["/call_log/authenticate/"] * 3
-    warnings = [r.getMessage() for r in caplog.records if "Login at" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "Login at" in r.getMessage()]
     assert len(warnings) == 2 and "(try 1 of 3)" in warnings[0] and "(try 2 of 3)" in warnings[1]
 
 

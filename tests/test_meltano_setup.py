@@ -220,15 +220,17 @@ def test_the_marts_are_added_to_a_brand_new_meltano_project_as_the_readme_says(t
         # Only what cannot be written in a README changes: where the database and the package are.
         (project / "transform" / "packages.yml").write_text(f"packages:\n  - local: {ROOT / 'transform'}\n")
         (project / "pg-password.txt").write_text("unused-with-trust-auth")
+        with psycopg.connect(pg.dsn(), autocommit=True) as con:  # a database of its own on the module's server
+            con.execute("create database new_project")
         local = {"db.internal": pg.host, "port 5432": f"port {pg.port}", "user loader": f"user {pg.user}",
-                 "database analytics": f"database {pg.database}"}  # fmt: skip
+                 "database analytics": "database new_project"}  # fmt: skip
         for line in blocks["commands"].splitlines():
             command = line.split("  #")[0].strip()
             for written, here in local.items():
                 command = command.replace(written, here)
             meltano(project, *shlex.split(command)[1:], env=env)
         records = [api.record(api.by_id[i]) for i in expected_interactions(server.url, [101], "2025-01-01")]
-    with psycopg.connect(pg.dsn()) as con:
+    with psycopg.connect(pg.dsn().replace(f"dbname={pg.database}", "dbname=new_project")) as con:
         marts = ("lead_funnel", "call_handling", "patient_response_times", "appointments_daily")
         counts = {mart: con.execute(f"select count(*) from analytics.{mart}").fetchone() for mart in marts}
         interactions = con.execute(

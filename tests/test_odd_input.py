@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from singer_sdk.exceptions import FatalAPIError
 
 from tests.helpers import all_sources_config, liine_config, liine_truth, partitions, run_cli, run_tap, sent
 
@@ -19,7 +20,9 @@ def test_odd_values_are_emitted_and_the_run_goes_on(sandbox) -> None:
     assert all(records[i]["start_time"] is None for i in records if i % 45 == 0)
     nan_ids = [i for i in records if i % 50 == 0]
     assert nan_ids and all(records[i]["messaging_utilization"] is None for i in nan_ids)
-    assert run.log.count("sent NaN, which JSON does not allow; such values are emitted as null") == 1
+    nan = "sent NaN, which JSON does not allow; such values are emitted as null"
+    assert run.said.count(nan) == 1
+    assert run.log.count(nan) == 2  # and once in the run summary
     # The bookmark ignores the records without updated_at: the newest of the others.
     newest = max(r["updated_at"] for r in truth if r["id"] % 40)
     assert partitions(run.last_state, "interactions")[101]["replication_key_value"] == newest
@@ -134,3 +137,30 @@ def test_a_server_that_ignores_page_fails_clearly_instead_of_looping(sandbox, tm
     assert result.returncode == 1
     assert "came back identical to page 1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("status", [404, 400])
+def test_invalid_page_ends_a_list_only_after_pages_with_rows(sandbox, status) -> None:
+    server = sandbox(
+        scale=10,
+        customers=[1],
+        conversations={"conversations_per_location": 25},
+        readings={"conversations.past_last_page": str(status), "conversations.count": "missing"},
+    )
+    config = {k: v for k, v in all_sources_config(server.url, conversations_page_size=10).items()
+              if k.startswith(("conversations", "start_date", "retry"))}  # fmt: skip
+    # Location 3002 refuses its first page with the same words: no proof of an end, an error.
+    force = {"contains": "location_id=3002&page=1&", "status": status, "message": "Invalid page.", "times": 1}
+    requests.post(f"{server.url}/_sandbox/force", json=force, timeout=5)
+    refused = rf"\(location 3002\) answered {status} .*: Invalid page\."
+    with pytest.raises(FatalAPIError, match=refused):
+        run_tap(config)
+    before = len(sent(server.url))
+
+    run = run_tap(config)
+
+    truth = requests.get(f"{server.url}/_sandbox/conversations/truth", timeout=10).json()
+    assert sorted(run.ids("conversations")) == sorted(c["id"] for items in truth.values() for c in items)
+    # Each pass of 3 pages ends on the refused 4th; without a total, a second pass checks the first.
+    fourth_pages = [p for p in sent(server.url)[before:] if "page=4&" in p]
+    assert len(fourth_pages) == 4 and all("location_id=300" in p for p in fourth_pages)

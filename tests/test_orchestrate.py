@@ -34,7 +34,13 @@ if not (MELTANO.exists() and DAGSTER.exists()):
     pytest.skip("Meltano or Dagster is not installed: run `make install` (make test does)", allow_module_level=True)
 
 SCHEMA = "liine"  # the dbt project reads this schema
-STATE_IDS = [f"sandbox:tap-liine-to-target-postgres:shard-{n}" for n in (1, 2, 3)]
+STATE_IDS = [f"prod:tap-liine-to-target-postgres:shard-{n}" for n in (1, 2, 3)]
+# The sandbox's demo credentials, as production ones are given: variables over the `prod`
+# environment (the `sandbox` environment's own `env:` would override a shard's blanked ones).
+CREDENTIALS = {"TAP_LIINE_USERNAME": "demo", "TAP_LIINE_PASSWORD": "demo-password",
+               "TAP_LIINE_CONVERSATIONS_API_KEY": "demo-conversations-key",
+               "TAP_LIINE_CONVERSATIONS_SUBDOMAIN": "bright-smiles",
+               "TAP_LIINE_INTERACTLY_API_KEY": "demo-interactly-key"}  # fmt: skip
 KEYS = {"interactions": "id", "conversations": "id", "conversation_messages": "id",
         "appointment_statistics": "integration_id, appointment_type, date",
         "appointment_trends": "integration_id, appointment_type, date"}  # fmt: skip
@@ -50,8 +56,8 @@ def server() -> t.Iterator[SandboxServer]:
 def _practices(tmp_path: Path, transform: str | None) -> Path:
     """orchestrate/practices.yml as shipped, pointed at this repository, retrying at once."""
     practices = yaml.safe_load((ROOT / "orchestrate" / "practices.yml").read_text())
-    practices.update(meltano_project=str(ROOT), meltano=str(MELTANO), transform=transform, retries=1,
-                     retry_delay_seconds=0)  # fmt: skip
+    practices.update(shards=3, meltano_project=str(ROOT), meltano=str(MELTANO), environment="prod",
+                     transform=transform, retries=1, retry_delay_seconds=0)  # fmt: skip
     path = tmp_path / f"practices-{transform}.yml"
     path.write_text(yaml.safe_dump(practices))
     return path
@@ -68,6 +74,7 @@ def _sync(tmp_path: Path, server: SandboxServer, pg: postgres.Postgres, *, trans
         # This test's own state, in files (as a shared bucket would hold it for a cluster).
         "MELTANO_STATE_BACKEND_URI": (tmp_path / "state").as_uri(),
         "TAP_LIINE_START_DATE": START_DATE,
+        **CREDENTIALS,
         **{f"TAP_LIINE_{api}": server.url for api in ("API_URL", "CONVERSATIONS_API_URL", "INTERACTLY_API_URL")},
         **pg_env(pg, SCHEMA),
         **{f"DBT_POSTGRES_{name.upper()}": str(getattr(pg, name)) for name in ("host", "port", "user")},
@@ -81,8 +88,9 @@ def _sync(tmp_path: Path, server: SandboxServer, pg: postgres.Postgres, *, trans
 
 
 def _states(tmp_path: Path) -> dict[str, dict[str, t.Any]]:
-    listed = subprocess.run([str(MELTANO), "state", "list"], cwd=ROOT, capture_output=True, text=True, check=True,
-                            env={**os.environ, "MELTANO_STATE_BACKEND_URI": (tmp_path / "state").as_uri()})  # fmt: skip
+    env = {**os.environ, "MELTANO_STATE_BACKEND_URI": (tmp_path / "state").as_uri()}
+    listed = subprocess.run([str(MELTANO), "--environment", "prod", "state", "list"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, check=True)  # fmt: skip
     return {state_id: _state(tmp_path, state_id) for state_id in listed.stdout.split()}
 
 

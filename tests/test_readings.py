@@ -54,6 +54,8 @@ NOTICED = {
     ("conversations.per_page", "50"): "at most 50 rows per page although per_page=100 was asked",
     ("conversations.numbers", "strings"): "patient.id (string -> integer, ",
     ("conversations.offsets", "local"): "conversations.updated_at arrives with UTC offsets other than zero",
+    ("conversations.past_last_page", "404"): "answers 404 (Invalid page.) to a page number past the last",
+    ("conversations.past_last_page", "400"): "answers 400 (Invalid page.) to a page number past the last",
     ("interactly.breakdown_size", "capped-100"): "sends at most 100 entries per list page although size=300",
     ("interactly.trend_id", "local-midnight"): "trends entries are days starting at 04:00:00 UTC",
     ("interactly.trend_id", "instant"): "trends entries are instants",
@@ -125,6 +127,8 @@ def _conversation_readings(case: tuple[str, str]) -> dict[str, str]:
     if case[0] == "conversations.churn":  # with each order, as where rows move depends on it
         churn, _, order = case[1].partition("/")
         return {"conversations.churn": churn, "conversations.order": order or "id"}
+    if case[0] == "conversations.past_last_page":  # without a total the tap pages until the end
+        return {**_readings(case), "conversations.count": "missing"}
     return _readings(case)
 
 

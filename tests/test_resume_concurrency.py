@@ -66,7 +66,9 @@ def _window_states_read(n: int):
 )
 def test_killed_backfill_resumes_with_every_interaction_and_at_most_one_window_again(sandbox, tmp_path, stop) -> None:
     server = sandbox(scale=3000, customers=[101], latency_ms=3)
-    config = liine_config(server.url, customer_ids=[101], page_size=100, window_days=30, max_parallel_requests=4)
+    # A STATE after every window (no pacing): a kill loses at most the window being read.
+    config = liine_config(server.url, customer_ids=[101], page_size=100, window_days=30, max_parallel_requests=4,
+                          state_interval_seconds=0)  # fmt: skip
     truth = {r["id"]: r for r in liine_truth(server.url)}
 
     first, state, killed = _run_until(tmp_path, config, None, stop)
@@ -95,7 +97,7 @@ def test_killed_backfill_resumes_with_every_interaction_and_at_most_one_window_a
 
 def test_killed_multi_customer_backfill_loses_nothing(sandbox, tmp_path) -> None:
     server = sandbox(scale=6000, latency_ms=2)
-    config = liine_config(server.url, page_size=200, window_days=45)
+    config = liine_config(server.url, page_size=200, window_days=45, state_interval_seconds=0)
     first, state, killed = _run_until(tmp_path, config, None, _records_read(3100))  # inside customer 202
     assert killed
     second, _, _ = _run_until(tmp_path, config, state, lambda _: False)
@@ -111,6 +113,7 @@ def test_killed_statistics_backfill_resumes_after_the_last_day_done(sandbox, tmp
         "interactly_api_key": "demo-interactly-key",
         "interactly_integration_ids": ["5eb7cf5a86d9755df3a6c593"],
         "retry_wait_seconds": 0.01,
+        "state_interval_seconds": 0,
     }
 
     def statistics_read(messages: list[dict]) -> bool:

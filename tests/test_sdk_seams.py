@@ -18,7 +18,14 @@ from singer_sdk import Stream, metrics
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import RecordMessage
 
-from tap_liine.sdk_seams import SDK_VERSION_CHECKED, SYNC_START_LINES, OpenCounter, SdkSeams, SilentTimer
+from tap_liine.sdk_seams import (
+    PAGINATION_STOPPED,
+    SDK_VERSION_CHECKED,
+    SYNC_START_LINES,
+    OpenCounter,
+    SdkSeams,
+    SilentTimer,
+)
 from tap_liine.tap import TapLiine
 from tests.helpers import liine_config, run_tap
 
@@ -56,6 +63,18 @@ def test_the_sdk_still_announces_each_sync_with_the_lines_the_child_stream_drops
 
     sources = inspect.getsource(core) + inspect.getsource(_state)
     assert all(f'"{start}' in sources for start in SYNC_START_LINES), SYNC_START_LINES
+
+
+def test_the_lines_the_streams_drop_are_logged_through_stream_log() -> None:
+    from singer_sdk.streams import core, rest
+
+    paging = inspect.getsource(rest.RESTStream.request_records)
+    assert f'self.log(\n                        "{PAGINATION_STOPPED}' in paging
+    check = inspect.getsource(core.Stream._check_max_record_limit)
+    assert "self._abort_sync(" in check and "abort_reason=MaxRecordsLimitException(" in check
+    assert "raise AbortedSyncPausedException from abort_reason" in inspect.getsource(core.Stream._abort_sync)
+    sync = inspect.getsource(core.Stream.sync)
+    assert "except Exception:\n            self.log(" in sync and "level=logging.ERROR," in sync
 
 
 def test_counters_and_timers_log_on_exit_and_the_open_ones_do_not(caplog) -> None:

@@ -15,7 +15,9 @@ The end of a pass is an empty page, the only proof the server gives: not `count`
 received (a count may be capped, lag behind or count one page), nor a page shorter than
 `per_page` (a server may cap it silently). `count` is a cross-check: a pass that read fewer
 rows is read again, and when the passes run out the walk counts as not read to proof
-(`finish`), so the location's bookmark stays and the next run reads it again.
+(`finish`), so the location's bookmark stays and the next run reads it again. A page number
+the server refuses (Django REST framework answers 404 "Invalid page." past the last) ends
+the pass like an empty page, but only after pages of that pass had rows.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
         self._doubts: list[str] = []
         self._done = False
         self._incomplete = False
+        self._refused = False  # the server refused the current page number as past the last
 
     @property
     def emitted(self) -> int:
@@ -109,6 +112,9 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
             self._probe_rows = rows
             return self._fresh(rows)
         current = self._pass
+        if self._refused:  # the end of the pass; the refusal says nothing about `count`
+            self._refused, self._finished_pass, current.previous_page = False, True, []
+            return []
         ids = [row.get("id") for row in rows]
         if rows and ids == current.previous_page:
             msg = (
@@ -140,6 +146,13 @@ class PassesPaginator(BaseAPIPaginator[PageToken]):
             current.count = total
         self._finished_pass = not rows  # the end of the list, said by the server
         return self._fresh(rows)
+
+    def past_the_last(self) -> bool:
+        """The server refused the current page number: True (the end of the pass) when earlier pages
+        of this pass had rows; False on a first page or a probe, where it proves nothing."""
+        token = self.current_value
+        self._refused = token.probe_since is None and token.number > 1 and self._pass.pages_with_rows > 0
+        return self._refused
 
     def finish(self) -> bool:
         """After the walk: True unless its passes ran out with rows that may be missing (it warned)."""

@@ -7,7 +7,9 @@ page shorter than the largest page any list returned (the server's real page siz
 its entries' counts add up to the total (every appointment has a source, UTM values
 default to "direct"/"not set"). A short page alone, or the total alone (it may lag), is
 not enough: the next page is asked. A page identical to the one before, or more pages
-than any dashboard can have, fails the run instead of looping.
+than any dashboard can have, fails the run instead of looping. A page number refused as
+past the last (404 or 400, as Django REST framework answers) ends every list, once a page
+had entries.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ListsPaginator(BaseAPIPaginator[int]):
         self._open = set(self._lists)  # lists that may have more entries
         self._capacity = 0  # the longest list page seen: the server's real page size
         self._previous: t.Any = None
+        self._had_entries = False
         self.total: int | None = None
 
     def accept(self, body: dict[str, t.Any]) -> None:
@@ -59,6 +62,7 @@ class ListsPaginator(BaseAPIPaginator[int]):
             msg = f"{self._where}: page {page} came back identical to page {page - 1}; the API does not honour `page`."
             raise FatalAPIError(msg)
         self._previous = current
+        self._had_entries = self._had_entries or any(current.values())
         if self.total is None:
             self.total = as_count((body.get("overview") or {}).get("total"))
         self._capacity = max([self._capacity, *(len(entries) for entries in current.values())])
@@ -75,6 +79,10 @@ class ListsPaginator(BaseAPIPaginator[int]):
             complete = self.total is not None and self._sums[name] >= self.total
             if not entries or (complete and len(entries) < self._capacity):
                 self._open.discard(name)
+
+    def past_the_last(self) -> bool:
+        """The server refused the current page number: the end, if an earlier page had entries."""
+        return self.current_value > 1 and self._had_entries
 
     def shortfall(self) -> dict[str, int]:
         """Lists whose counts do not add up to the total, and by how much."""

@@ -249,6 +249,9 @@ class ConversationsApi:
             matching.sort(key=ORDERS[self.readings["conversations.order"]])
             page = matching[(query.page - 1) * query.per_page : query.page * query.per_page]
             data = [self.served(self.conversation_body(c, self._messages_of(query, c))) for c in page]
+        refusal = self.readings["conversations.past_last_page"]
+        if not page and query.page > 1 and refusal != "empty":  # page 1 may be empty, as in DRF
+            return Response.json(int(refusal), {"detail": "Invalid page."})
         reading = self.readings["conversations.count"]
         count: t.Any = reported_count("total" if reading == "string" else reading, len(matching), len(page))
         count = str(count) if reading == "string" else count

@@ -135,6 +135,15 @@ QUESTIONS: tuple[Question, ...] = (
         {"100": "up to 100", "50": "silently capped at 50"},
     ),
     Question(
+        "conversations.past_last_page",
+        "What does `/conversations` answer to a page number past the last (the document never says)?",
+        {
+            "empty": "an empty page",
+            "404": 'a 404 {"detail": "Invalid page."}, as Django REST framework\'s page-number pagination does',
+            "400": 'a 400 {"detail": "Invalid page."}',
+        },
+    ),
+    Question(
         "conversations.updated_since",
         'What does `updated_since` filter (its description says "Only return messages updated since")?',
         {

@@ -13,11 +13,14 @@ records are conformed a page at a time (fidelity.py) and emitted on the lean pat
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 import threading
 import typing as t
 from functools import cached_property
 
 import requests
+from singer_sdk.exceptions import MaxRecordsLimitException
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
@@ -30,7 +33,7 @@ from tap_liine.http import ResilientHTTP
 from tap_liine.instants import UtcInstants, parse_datetime
 from tap_liine.pipeline import PartitionPipeline, batched
 from tap_liine.progress import ProgressWriting
-from tap_liine.sdk_seams import SdkSeams
+from tap_liine.sdk_seams import PAGINATION_STOPPED, SdkSeams
 from tap_liine.settings import API_URLS, source_configured, source_hint
 
 if t.TYPE_CHECKING:
@@ -108,6 +111,35 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
     def selected(self, value: bool | None) -> None:
         RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]  # the SDK's own setter
 
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """The SDK's stream log, less two misleading lines: "Pagination stopped after N pages" after
+        every walk that ends on an empty page (dozens per run; the run summary counts pages), and
+        the ERROR `--test` would log when it stops a stream after its first record, as it means to."""
+        if message.startswith(PAGINATION_STOPPED):
+            return
+        error = sys.exc_info()[1]
+        if level >= logging.ERROR and isinstance(getattr(error, "__cause__", None), MaxRecordsLimitException):
+            return
+        super().log(message, *args, level=level, **kwargs)
+
+    def tally(self, what: str, count: int = 1, context: Context | None = None) -> None:
+        """Count records, pages, retries or re-logins for the run summary, by partition (the one this
+        thread fetches, unless `context` names it)."""
+        partition = self.partition_words(context) if context is not None else getattr(self._local, "partition", "")
+        self.owner.summary.add(self.name, partition, what, count)
+
+    def partition_words(self, context: Context | None) -> str:
+        """E.g. "customer 101", "integration 5eb7..., appointment_type all"."""
+        partition = self.state_manager.get_state_partition_context(context) or {}
+        return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in partition.items())
+
+    empty_page: t.ClassVar[t.Any] = None  # the body of an empty page, for APIs paged by number
+
+    def past_the_last_page(self) -> t.Any | None:
+        paginator = getattr(self._local, "paginator", None)
+        refused = getattr(paginator, "past_the_last", None)
+        return self.empty_page if self.empty_page is not None and refused is not None and refused() else None
+
     def get_replication_key_signpost(self, context: Context | None = None) -> None:
         """No signpost: bookmarks are capped at the run's start by `Bookmarks` instead."""
 
@@ -149,9 +181,12 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         if pipeline is None or pipeline.next_partition != dict(context):
             # First partition, or the SDK asks out of the planned order: plan from here.
             pipeline = self._start_pipeline(dict(context))
+        self.tally("records", 0, context)  # listed in the summary even when empty
         for task, batches in pipeline.take(dict(context)):
             for batch in batches:
-                yield from self.admit(context, task, batch)
+                admitted = self.admit(context, task, batch)
+                self.tally("records", len(admitted), context)
+                yield from admitted
             self.task_done(context, task)
         self.partition_done(context)
         self.finish_partition(context)
@@ -176,6 +211,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
 
     def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterator[dict[str, t.Any]]:
         self._local.where = self.describe(context, task)
+        self._local.partition = self.partition_words(context)
         yield from self.fetch(context, task)
         if not self.walk_finished():  # before the task's end reaches the main thread
             with self._unproven_lock:

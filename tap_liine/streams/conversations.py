@@ -46,6 +46,7 @@ class ConversationsStream(TapStream):
     replication_key = "updated_at"
     state_partitioning_keys = ("location_id",)
     schema = CONVERSATIONS
+    empty_page: t.ClassVar[t.Any] = {"code": True, "data": [], "count": None}
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -65,7 +66,8 @@ class ConversationsStream(TapStream):
 
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
-        return [{"location_id": location} for location in self.config.get("conversations_location_ids") or []]
+        # Ids given as numbers are the same locations: one spelling keeps their state partitions stable.
+        return [{"location_id": str(location)} for location in self.config.get("conversations_location_ids") or []]
 
     @property
     def messages_wanted(self) -> bool:
@@ -192,12 +194,14 @@ class ConversationMessagesStream(TapStream):
         assert context is not None
         parent = t.cast("ConversationsStream", self.owner.streams["conversations"])
         since = self.updated_since(context)
+        self.tally("records", 0, context)
         for conversation in context["conversation_ids"]:
             for message in self.conform(parent.pending_messages.pop(conversation, [])):
                 if message.get("updated_at") and parse_datetime(message["updated_at"]) < since:
                     continue  # before start_date, or unchanged since the last run
                 message.setdefault("conversation_id", conversation)
                 message["location_id"] = context["location_id"]
+                self.tally("records", 1, context)
                 yield message
 
     def get_new_paginator(self) -> None:

@@ -65,6 +65,7 @@ class InteractlyStream(TapStream):
     state_partitioning_keys = ("integration_id", "appointment_type")
     paged_lists: t.ClassVar[dict[str, Weight]] = {}
     margin = dt.timedelta(0)  # asked before and after each window
+    empty_page: t.ClassVar[t.Any] = {"overview": {}}
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
