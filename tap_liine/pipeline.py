@@ -6,7 +6,8 @@ after it on up to `workers` threads, but hands their records back in task order 
 small bounded queues: memory stays bounded, and the caller writes a STATE after a task
 knowing every record it covers has been written. When any task fails, the gate's failure
 is set at once (no worker sends another request) and the caller gets that error the next
-time it waits; no hand-over between threads can block forever.
+time it waits; no hand-over between threads can block forever. The main thread itself
+never waits on a request (`on_worker`), so a cancel is acted on while requests are in flight.
 """
 
 from __future__ import annotations
@@ -92,6 +93,17 @@ def in_order(
             start_more()
     finally:
         stop.set()
+
+
+def on_worker(call: t.Callable[[], R], *, gate: RequestGate) -> R:
+    """`call()` on a worker thread, the caller waiting as it waits for a task's records: a
+    cancel (the gate's failure) is acted on at once, whatever request `call` is blocked in."""
+    ordered = in_order([call], lambda c: [c()], workers=1, gate=gate)
+    try:
+        _, results = next(ordered)
+        return next(results)
+    finally:
+        ordered.close()
 
 
 def batched(items: t.Iterable[R], size: int = 500) -> t.Iterator[list[R]]:

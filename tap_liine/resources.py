@@ -21,6 +21,7 @@ from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
 from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
+from tap_liine.pipeline import on_worker
 from tap_liine.retries import RetryPolicy
 
 if t.TYPE_CHECKING:
@@ -53,6 +54,7 @@ class TapResources:
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
         self._credentials_checked = False
+        self.syncing = False  # a stream has begun reading: a cancel stops it at its next hand-over
         self._batch_folders: dict[str, BatchFolder] = {}
 
     def check_credentials(self, streams: Iterable[TapStream]) -> None:
@@ -65,7 +67,7 @@ class TapResources:
         checked: list[str] = []
         for stream in streams:
             if (stream.selected or stream.has_selected_descendents) and stream.api_name not in checked:
-                stream.check_credentials()
+                on_worker(stream.check_credentials, gate=self.gate)  # a login held up delays no cancel
                 checked.append(stream.api_name)
         if checked:
             self.logger.info("Credentials accepted by %s.", ", ".join(checked))

@@ -39,6 +39,8 @@ if t.TYPE_CHECKING:
     import click
     from singer_sdk.streams import Stream
 
+CANCELLED_RUN = "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest."
+
 
 class TapLiine(Tap):
     """Liine interactions, patient conversations and Interactly appointment statistics."""
@@ -78,13 +80,15 @@ class TapLiine(Tap):
 
     def _cancel(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
         """SIGTERM or SIGINT: no further request goes out, and the stream being emitted stops at
-        its next hand-over, writes the state of what it emitted and raises `Cancelled` (see
-        TapStream.get_records); the process exits 128 + the signal's number."""
+        its next hand-over (the main thread polls for it, never waiting on a request itself),
+        writes the state of what it emitted and raises `Cancelled` (see TapStream.get_records);
+        the process exits 128 + the signal's number, saying so in one line (`_ending_plainly`)."""
         cancelled = Cancelled(signal.Signals(signum).name, 128 + signum)
-        gate = self._resources.gate if self._resources is not None else None
-        if gate is None or gate.failure is not None:  # nothing under way yet, or a second signal: at once
+        resources = self._resources
+        # No stream reading yet (discovery, the catalog, the config), or a second signal: at once.
+        if resources is None or not resources.syncing or resources.gate.failure is not None:
             raise cancelled
-        gate.fail(cancelled)
+        resources.gate.fail(cancelled)
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -145,6 +149,12 @@ class TapLiine(Tap):
             super().invoke(*args, **kwargs)
 
     @classmethod
+    def cb_discover(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """`--discover` as the SDK's; a cancel meanwhile ends with one line and 128 + the signal's number."""
+        with cls._ending_plainly(cancelled="%s during discovery: no catalog was written whole; run it again."):
+            super().cb_discover(ctx, param, value)
+
+    @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
         """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1)."""
         with cls._ending_plainly():
@@ -152,16 +162,14 @@ class TapLiine(Tap):
 
     @classmethod
     @contextlib.contextmanager
-    def _ending_plainly(cls) -> Iterator[None]:
+    def _ending_plainly(cls, cancelled: str = CANCELLED_RUN) -> Iterator[None]:
         try:
             yield
         except (FatalAPIError, RunStopped) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
         except Cancelled as exc:
-            cls.logger.warning(
-                "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest.", exc
-            )
+            cls.logger.warning(cancelled, exc)
             sys.exit(exc.exit_code)
 
 

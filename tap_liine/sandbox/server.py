@@ -7,6 +7,7 @@ that tests use to read the ground truth and to change records between runs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -141,22 +142,37 @@ class Maintenance:
 
 @dataclasses.dataclass
 class Hold:
-    """API requests after the first `after` wait until released (or the server stops): a run
-    caught mid-way at a point of the test's choosing."""
+    """API requests after the first `after` (of those whose path and query contain `contains`)
+    wait until released (or the server stops): a run caught mid-way at a point of the test's
+    choosing. `held` counts the requests waiting now: one the client gave up on still counts."""
 
     after: int | None = None
+    contains: str = ""
+    held: int = 0
     _seen: int = 0
     _released: threading.Event = dataclasses.field(default_factory=threading.Event)
-    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    _holding: threading.Condition = dataclasses.field(default_factory=threading.Condition)
 
-    def wait_if_held(self) -> None:
-        if self.after is None:
+    def wait_if_held(self, path_and_query: str) -> None:
+        if self.after is None or self.contains not in path_and_query:
             return
-        with self._lock:
+        with self._holding:
             self._seen += 1
-            held = self._seen > self.after
-        if held:
+            if self._seen <= self.after or self._released.is_set():
+                return
+            self.held += 1
+            self._holding.notify_all()
+        try:
             self._released.wait(timeout=120)
+        finally:
+            with self._holding:
+                self.held -= 1
+
+    def wait_until_held(self, timeout: float = 30) -> int:
+        """The number of requests waiting, once at least one is (at most `timeout` seconds)."""
+        with self._holding:
+            self._holding.wait_for(lambda: self.held > 0, timeout=timeout)
+            return self.held
 
     def release(self) -> None:
         self._released.set()
@@ -309,13 +325,16 @@ class SandboxServer:
             self.maintenance = Maintenance(seconds=float(spec.get("seconds", 0)), after=int(spec.get("after", 0)))
             return Response.json(200, {"ok": True})
         if name == "hold" and request.method == "POST":
-            # {"after": 3}: API requests after the third wait; {"release": true} lets them go
+            # {"after": 3}: API requests after the third wait; {"contains": "start_date=2026-01-01"}: those
+            # requests only (counted among themselves); {"release": true} lets them go
             spec = request.json() or {}
             if spec.get("release"):
                 self.hold.release()
             else:
-                self.hold = Hold(after=int(spec.get("after", 0)))
+                self.hold = Hold(after=int(spec.get("after", 0)), contains=str(spec.get("contains", "")))
             return Response.json(200, {"ok": True})
+        if name == "hold":  # once a request is held (at most 30 s): how many are, e.g. {"held": 1}
+            return Response.json(200, {"held": self.hold.wait_until_held()})
         if name == "requests":
             return Response.json(200, [list(r) for r in self.request_log])
         if name == "gather" and request.method == "POST":
@@ -376,14 +395,16 @@ def _make_handler(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
             server.timeline.append((arrived, self.path, response.status if response else 0))
             if response is None:
                 self._reset()
-            else:
+                return
+            # A client that gave up meanwhile (a cancelled run, its held request released later): quietly.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self._send(response)
 
         def _answer(self, request: Request) -> Response | None:
             """The API's response, faults applied; None for a connection reset."""
             if server.latency_ms:
                 time.sleep(server.latency_ms / 1000)
-            server.hold.wait_if_held()
+            server.hold.wait_if_held(self.path)
             route = server.route(request.method, request.path)
             if route is None:
                 return Response.json(404, {"detail": "Not found."})

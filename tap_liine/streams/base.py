@@ -163,6 +163,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         in order, each followed by `task_done`, then the partition's bookmark and a STATE."""
         if context is None:  # no partition at all: this source is not configured
             return
+        self.resources.syncing = True
         try:
             yield from self._partition_records(context)
         except (Cancelled, Stopped) as exc:
