@@ -25,7 +25,7 @@ from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import BY_NAME, Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
 from tap_liine.windows import day_windows
-from tests.helpers import Run, liine_config, partitions, run_tap
+from tests.helpers import Run, liine_config, partitions, run_tap, sent
 
 # "ci" (make test): a fixed seed, few examples, no shrinking; "fuzz" (make fuzz): many, shrunk.
 # Applied to this module's properties only (other modules keep their own settings).
@@ -232,3 +232,47 @@ def test_an_inclusive_cursor_with_a_crowded_second_reads_every_id_once(sandbox) 
     assert len(ids) == len(set(ids)) == len(server.apis[0].expected_ids([101], start)) == 225
     assert 'reads pagination_timestamp as "at or older than"' in run.log
     assert "next run" not in run.log
+
+
+def test_a_walk_that_gets_no_older_stops_with_one_sentence_and_leaves_its_range_for_the_next_run(sandbox) -> None:
+    # 25 calls in one second, pages of at most 10, and a server that answers every cursor within a
+    # second of that one from that second again: only the stall stop can end the walk.
+    server = sandbox(
+        scale=200, customers=[101], days=60, tie_burst=25, tie_burst_type="call", max_limit=10, stuck_at_crowded=True
+    )
+    api = server.apis[0]
+    start = dt.date(2026, 8, 1)
+    config = liine_config(server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30)
+    crowded = collections.Counter(r.start for r in api.by_customer[101]).most_common(1)[0][0]
+    crowded_at = dt.datetime.fromtimestamp(crowded, dt.timezone.utc)
+    windows = day_windows(start, dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1), 30)
+    stuck = next(k for k, w in enumerate(windows) if w.first <= crowded_at.date() <= w.last)
+    window = windows[stuck]
+
+    run = run_tap(config)  # it ends
+
+    where = f"interactions, customer 101, window {window.first}..{window.last}"
+    before = (crowded_at - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Ten answers in a row no older (more than the types + 5): to the cursor past the crowded second, to it
+    # read "at or older than", to the four types, to it again and to three types; the fourth is never asked.
+    assert (
+        f"{where}: 10 requests in a row got no older than second {before} (the last page held 2 interactions); "
+        "the walk stops there and at most 38 older interactions are left for the next run, which reads this "
+        "range again."
+    ) in run.log.splitlines()
+    asked = sent(server.url, f"start_date={window.first}&")
+    near = [p for p in asked if any(f"pagination_timestamp={s}" in p for s in _seconds_around(crowded_at))]
+    assert (len(asked), len(near)) == (27, 16) and asked[-16:] == near
+    past = _seconds_around(crowded_at)[1]
+    assert near[-10].endswith(f"include_is_spam_likely=true&pagination_timestamp={past}")
+    assert near[-1].endswith(f"type=online_booking&include_is_spam_likely=true&pagination_timestamp={past}")
+    began = run.tap.resources.run_started.isoformat()  # type: ignore[union-attr]
+    assert partitions(run.last_state, "interactions")[101] == {
+        "context": {"customer_id": 101},
+        "backfill": {"started": began, "done_through": windows[stuck - 1].last.isoformat()},
+    }
+
+
+def _seconds_around(moment: dt.datetime) -> list[str]:
+    """The cursors (URL-encoded) of the second before, of and after `moment`."""
+    return [(moment + dt.timedelta(seconds=d)).strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ") for d in (-1, 0, 1)]

@@ -10,6 +10,7 @@ its day, whether `limit` is honoured, what `count` counts, numbers as strings.
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import datetime as dt
 import heapq
@@ -58,7 +59,14 @@ class LiineApi:
         planted: bool = False,
         empty_customers: t.Sequence[int] = (),
         readings: t.Mapping[str, str] | None = None,
+        stuck_at_crowded: bool = False,
+        ignores_day_filters: bool = False,
     ) -> None:
+        # Broken servers, to prove every walk ends: one that answers any pagination_timestamp within a
+        # second of a customer's most crowded second from that second again; one that ignores start_date
+        # and updated_date, serving older interactions too.
+        self.stuck_at_crowded = stuck_at_crowded
+        self.ignores_day_filters = ignores_day_filters
         self.customers = list(customers) + list(empty_customers)
         self.seed = seed
         self.readings = readings if isinstance(readings, Readings) else Readings(readings)
@@ -85,6 +93,11 @@ class LiineApi:
         self._later = ChangesLater(self.touch)  # `liine/touch-later`
         self._neg_starts = {c: [-r.start for r in rows] for c, rows in self.by_customer.items()}
         self.by_id: dict[int, Row] = {r.id: r for rows in self.by_customer.values() for r in rows}
+        self._crowded = {  # each customer's most crowded second (local clock)
+            c: collections.Counter(r.start for r in rows).most_common(1)[0][0]
+            for c, rows in self.by_customer.items()
+            if rows
+        }
 
     def record(self, row: Row) -> dict[str, t.Any]:
         """The full interaction as this API serves it."""
@@ -175,6 +188,7 @@ class LiineApi:
         forbidden = [c for c in query.customers if c not in self.by_customer]
         if forbidden:
             return Response.json(403, {"detail": f"You do not have permission to access customer {forbidden[0]}."})
+        query = self._broken(query)
         limit = min(query.limit, self.max_limit)
         page: list[Row] = []
         for row in self._matching(query):
@@ -199,6 +213,15 @@ class LiineApi:
         # Assembled from each record's cached JSON: the sandbox must never be what a benchmark measures.
         body = b'{"interactions":[' + b",".join(self.encoded(row) for row in page) + b"]," + orjson.dumps(envelope)[1:]
         return Response(200, body)
+
+    def _broken(self, query: _InteractionQuery) -> _InteractionQuery:
+        """The query as a broken server (`stuck_at_crowded`, `ignores_day_filters`) reads it."""
+        if self.ignores_day_filters:
+            query = dataclasses.replace(query, start=None, updated_us=None)
+        crowded = self._crowded.get(query.customers[0]) if self.stuck_at_crowded and query.customers else None
+        if crowded is not None and query.cursor is not None and crowded - 1 <= query.cursor <= crowded + 1:
+            query = dataclasses.replace(query, cursor=crowded + 1)  # the local clock's second (default reading)
+        return query
 
     def expected_ids(self, customers: t.Iterable[int], start_date: dt.date, *, include_spam: bool = True) -> list[int]:
         """Ids a complete extraction from `start_date` must emit, in this reading of the API."""
