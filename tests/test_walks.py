@@ -276,3 +276,23 @@ def test_a_walk_that_gets_no_older_stops_with_one_sentence_and_leaves_its_range_
 def _seconds_around(moment: dt.datetime) -> list[str]:
     """The cursors (URL-encoded) of the second before, of and after `moment`."""
     return [(moment + dt.timedelta(seconds=d)).strftime("%Y-%m-%dT%H%%3A%M%%3A%SZ") for d in (-1, 0, 1)]
+
+
+def test_a_server_ignoring_the_day_filters_ends_each_walk_on_a_page_wholly_older_than_its_window(sandbox) -> None:
+    # start_date is ignored: every walk reads on into older windows until a page is wholly older than its own
+    # (no count, whose cross-check would rightly doubt a server counting older interactions too).
+    server = sandbox(
+        scale=200, customers=[101], days=60, max_limit=10, ignores_day_filters=True, readings={"liine.count": "missing"}
+    )
+    api = server.apis[0]
+    start = dt.date(2026, 8, 1)
+    config = liine_config(server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30)
+
+    run = run_tap(config)
+
+    ids = run.ids("interactions")
+    assert len(ids) == len(set(ids)) and set(ids) == set(api.expected_ids([101], start))
+    assert "next run" not in run.log
+    # Each walk stops at its first page wholly older than the day before its window, not at the end of the data.
+    windows = day_windows(start, dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1), 30)
+    assert [len(sent(server.url, f"start_date={w.first}&")) for w in windows] == [1, 10, 15, 3, 1]

@@ -135,7 +135,9 @@ class WindowSeam:
     Each window asks `end_date` a day after its last day, so that its last day is read in
     full under either reading of `end_date` and in either clock the API may filter days
     with. Interactions that can fall in that extra day are remembered (a day's worth, not
-    the window's) and dropped when the next window brings them again. Main thread only.
+    the window's) and dropped when the next window brings them again; interactions older
+    than a window in both clocks (a server ignoring `start_date`) are an older window's and
+    dropped too. Main thread only.
     """
 
     def __init__(self) -> None:
@@ -145,12 +147,16 @@ class WindowSeam:
     def admit(self, window: Window | None, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
         if window is None:
             return records
-        admitted = [r for r in records if r.get("id") not in self._previous] if self._previous else records
-        overlap = (window.last + ONE_DAY).isoformat()
-        for record in admitted:
+        first, overlap = window.first.isoformat(), (window.last + ONE_DAY).isoformat()
+        admitted = []
+        for record in records:
             days = [value[:10] for value in (record.get(LOCAL), record.get(UTC_CLOCK)) if isinstance(value, str)]
+            # Older than the window in both clocks: an older window's (a server ignoring start_date sends them).
+            if (days and max(days) < first) or record.get("id") in self._previous:
+                continue
             if not days or max(days) >= overlap:
                 self._current.add(record.get("id"))
+            admitted.append(record)
         return admitted
 
     def window_done(self, window: Window | None) -> None:
