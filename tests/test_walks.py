@@ -47,8 +47,12 @@ def readings_of(*questions: str) -> st.SearchStrategy[dict[str, str]]:
     return st.fixed_dictionaries({q: choice(q) for q in questions})
 
 
-def serve(apis: list[t.Any], readings: Readings, faults: bool) -> SandboxServer:
-    schedule = FaultSchedule(kinds=parse_faults("all" if faults else "none"), every=7, retry_after=0)
+# Which transient failures (their bodies drawn by the "errors.body" reading) every 7th request gets.
+FAULT_MIXES = ("none", "all", "429,503html", "500,502,truncated")
+
+
+def serve(apis: list[t.Any], readings: Readings, faults: str) -> SandboxServer:
+    schedule = FaultSchedule(kinds=parse_faults(faults), every=7, retry_after=0)
     return SandboxServer(apis, faults=schedule, readings=readings).start()
 
 
@@ -78,7 +82,9 @@ def liine_servers(draw: st.DrawFn) -> dict[str, t.Any]:
         "tie_burst": draw(st.sampled_from([0, 0, server_cap + 1, 2 * server_cap])),
         "page_size": draw(st.sampled_from([5, 11, 97, 1000])),
         "window_days": draw(st.sampled_from([4, 15, 90])),
-        "faults": draw(st.booleans()),
+        "faults": draw(st.sampled_from(FAULT_MIXES)),
+        # Staff edit interactions while the tap pages: (requests from now, how many, which).
+        "churn": draw(st.lists(st.tuples(st.integers(0, 12), st.integers(1, 5), st.integers(0, 10**6)), max_size=3)),
     }
 
 
@@ -89,7 +95,7 @@ LIINE_DEFAULTS = {q: BY_NAME[q].default for q in LIINE_QUESTIONS}
 @given(liine_servers())
 @example(  # the case: a count capped like a search back end's, with more behind it
     {"readings": {**LIINE_DEFAULTS, "liine.count": "capped-100"}, "max_limit": 1000, "scale": 300, "tie_rate": 0.2,
-     "tie_burst": 0, "page_size": 97, "window_days": 90, "faults": False}
+     "tie_burst": 0, "page_size": 97, "window_days": 90, "faults": "none", "churn": []}
 )  # fmt: skip
 def test_interactions_every_id_once_or_a_warning_and_a_state_that_reads_again(server: dict[str, t.Any]) -> None:
     readings = Readings(server["readings"])
@@ -105,6 +111,12 @@ def test_interactions_every_id_once_or_a_warning_and_a_state_that_reads_again(se
             window_days=server["window_days"], max_retries=15,
         )  # fmt: skip
         expected = set(api.expected_ids([101], start))
+        rows = api.by_customer[101]
+        for after, many, which in server["churn"] if rows else []:
+            changed = [rows[(which + k) % len(rows)].id for k in range(many)]
+            requests.post(
+                f"{sandbox.url}/_sandbox/liine/touch-later", json={"after": after, "ids": changed}, timeout=10
+            )
         first = run_tap(config)
         ids = first.ids("interactions")
         assert len(ids) == len(set(ids)), "an id emitted twice"
@@ -135,7 +147,7 @@ def conversation_servers(draw: st.DrawFn) -> dict[str, t.Any]:
         "readings": draw(readings_of(*CONVERSATION_QUESTIONS)),
         "per_location": draw(st.sampled_from([0, 1, 9, 10, 11, 57, 130])),
         "page_size": draw(st.sampled_from([3, 10, 100])),
-        "faults": draw(st.booleans()),
+        "faults": draw(st.sampled_from(FAULT_MIXES)),
     }
 
 
@@ -149,7 +161,7 @@ def _conversations_truth(url: str) -> tuple[set[int], dict[str, list[int]]]:
 @given(conversation_servers())
 @example(  # the case: a count lower than the rows (capped, as search back ends cap it)
     {"readings": {**CONVERSATION_DEFAULTS, "conversations.count": "capped-100"}, "per_location": 130, "page_size": 10,
-     "faults": False}
+     "faults": "none"}
 )  # fmt: skip
 def test_conversations_every_id_once_or_a_warning_and_a_state_that_reads_again(server: dict[str, t.Any]) -> None:
     readings = Readings(server["readings"])
