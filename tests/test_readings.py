@@ -15,7 +15,14 @@ import pytest
 import requests
 
 from tap_liine.sandbox.readings import BY_NAME, alternatives
-from tests.helpers import all_sources_config, expected_interactions, liine_config, run_tap, validate_records
+from tests.helpers import (
+    all_sources_config,
+    check_interactly_figures,
+    expected_interactions,
+    liine_config,
+    run_tap,
+    validate_records,
+)
 
 FAULTS = {"faults": "all", "every": 7}
 DEFAULT = ("default", "")
@@ -229,46 +236,9 @@ def _interactly_run(sandbox, readings: dict[str, str]):
     return server, run_tap(config)
 
 
-def _dashboard(url: str, integration: str, day: str | None = None) -> dict:
-    params = {"integration_id": integration, "appointment_type": "all", **({"day": day} if day else {})}
-    return requests.get(f"{url}/_sandbox/interactly/dashboard", params=params, timeout=10).json()
-
-
-def _as_counts(entries: list[dict]) -> dict:
-    return {entry["_id"]: entry["count"] for entry in entries}
-
-
 def _check_interactly_figures(url: str, run) -> None:
-    today = dt.datetime.now(dt.timezone.utc).date()
-    days = [INTERACTLY_START + dt.timedelta(days=n) for n in range((today - INTERACTLY_START).days + 1)]
-    statistics = run.records("appointment_statistics")
-    trends = run.records("appointment_trends")
-    for stream in (statistics, trends):
-        keys = [(r["integration_id"], r["appointment_type"], r["date"]) for r in stream]
-        assert len(keys) == len(set(keys))
-    for integration in INTEGRATIONS:
-        rows = {r["date"][:10]: r for r in statistics if r["integration_id"] == integration}
-        assert sorted(rows) == [d.isoformat() for d in days]
-        for day in days:
-            truth = _dashboard(url, integration, day.isoformat())
-            row = rows[day.isoformat()]
-            assert row["total"] == truth["overview"]["total"], (integration, day)
-            for name in ("source", "utm_source", "utm_medium", "utm_campaign"):
-                assert _as_counts(row[name]) == _as_counts(truth[name]), (integration, day, name)
-        # Trends: one row per UTC day on which the API's buckets start, with their figures.
-        expected: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
-        entries = _dashboard(url, integration)["trends"]
-        # A practice's local day starting the day before reaches into the first day: its row comes too.
-        local_days = len({e["_id"][11:19] for e in entries}) <= 2 and entries[0]["_id"][11:19] != "00:00:00"
-        first = INTERACTLY_START - dt.timedelta(days=1 if local_days else 0)
-        for entry in entries:
-            day = dt.datetime.fromisoformat(entry["_id"].replace("Z", "+00:00")).date()
-            if first <= day <= today:
-                expected[day.isoformat()][0] += entry["successful"]
-                expected[day.isoformat()][1] += entry["failed"]
-        got = {r["date"][:10]: [r["successful"], r["failed"]] for r in trends if r["integration_id"] == integration}
-        assert got == dict(expected), integration
-    assert max(len(r["utm_campaign"]) for r in statistics) > 100  # the data has teeth
+    check_interactly_figures(url, run, INTERACTLY_START, INTEGRATIONS)
+    assert max(len(r["utm_campaign"]) for r in run.records("appointment_statistics")) > 100  # the data has teeth
 
 
 @pytest.mark.parametrize("case", _cases("interactly.", *alternatives("errors.")), ids=_case_id)

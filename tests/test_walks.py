@@ -21,11 +21,12 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import BY_NAME, Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
 from tap_liine.windows import day_windows
-from tests.helpers import Run, liine_config, partitions, run_tap, sent
+from tests.helpers import Run, check_interactly_figures, liine_config, partitions, run_tap, sent
 
 # "ci" (make test): a fixed seed, few examples, no shrinking; "fuzz" (make fuzz): many, shrunk.
 # Applied to this module's properties only (other modules keep their own settings).
@@ -189,6 +190,54 @@ def test_conversations_every_id_once_or_a_warning_and_a_state_that_reads_again(s
         assert warnings_with_numbers(first), f"{len(lasting - set(ids))} ids missing without a warning"
         second = run_tap(config, state=first.last_state)
         assert lasting <= set(ids) | set(second.ids("conversations"))
+    finally:
+        sandbox.stop()
+
+
+# ----- Interactly ------------------------------------------------------------------------
+
+INTERACTLY_QUESTIONS = ("interactly.breakdown_size", "interactly.trend_id", "interactly.numbers", "errors.body")
+INTERACTLY_START = dt.date(2026, 10, 27)  # a few days of data before the sandbox's anchor, then none
+INTEGRATIONS = ("5eb7cf5a86d9755df3a6c593", "65a1b2c3d4e5f60718293a4b")
+
+
+@st.composite
+def interactly_servers(draw: st.DrawFn) -> dict[str, t.Any]:
+    return {
+        "readings": draw(readings_of(*INTERACTLY_QUESTIONS)),
+        "per_day": draw(st.sampled_from([2, 40, 300])),
+        "campaigns": draw(st.sampled_from([0, 150])),  # 150: more breakdown entries than a capped page holds
+        "window_days": draw(st.sampled_from([1, 3, 30])),
+        "faults": draw(st.sampled_from(FAULT_MIXES)),
+    }
+
+
+@settings(WALKS, max_examples=max(1, WALKS.max_examples // 3))
+@given(interactly_servers())
+@example(  # every alternative reading at once, with capped breakdown pages to follow
+    {"readings": {"interactly.breakdown_size": "capped-100", "interactly.trend_id": "local-midnight",
+                  "interactly.numbers": "strings", "errors.body": "documented"},
+     "per_day": 300, "campaigns": 150, "window_days": 3, "faults": "all"}
+)  # fmt: skip
+def test_interactly_daily_figures_equal_the_truth_under_any_server(server: dict[str, t.Any]) -> None:
+    readings = Readings(server["readings"])
+    api = InteractlyApi(
+        integrations=INTEGRATIONS, days=8, per_day=server["per_day"], campaigns=server["campaigns"], readings=readings
+    )
+    sandbox = serve([api], readings, server["faults"])
+    try:
+        config = {
+            "start_date": f"{INTERACTLY_START}T00:00:00Z",
+            "interactly_api_url": sandbox.url,
+            "interactly_api_key": "demo-interactly-key",
+            "interactly_integration_ids": list(INTEGRATIONS),
+            "window_days": server["window_days"],
+            "retry_wait_seconds": 0.01,
+            "max_retries": 15,
+        }
+        run = run_tap(config)
+        check_interactly_figures(sandbox.url, run, INTERACTLY_START, INTEGRATIONS)
+        assert "next run" not in run.log
     finally:
         sandbox.stop()
 
