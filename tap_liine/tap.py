@@ -127,8 +127,11 @@ class TapLiine(Tap):
         return self._state_pacer
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
-        """As the SDK's; a failed run still writes the state it held back, and every run ends with its summary."""
+        """As the SDK's; a failed run still writes the state it held back, and every run ends with its summary.
+        A cancel that came after the last stream had read (no stream was left to stop) still ends the run
+        as cancelled, after the final STATE."""
         failed = True
+        late: BaseException | None = None
         try:
             super().sync_all()
             failed = False
@@ -138,7 +141,13 @@ class TapLiine(Tap):
             if isinstance(self.message_writer, BufferedRecords):
                 # Records after the last STATE (one the SDK skips as unchanged) go out now, not at exit.
                 self.message_writer.flush()
+            if not failed:
+                self.resources.syncing = False  # from here on a cancel ends the process at once (`_cancel`)
+                late = self.resources.gate.failure
+                failed = isinstance(late, Cancelled)
             self.summary.log(self.resources.observations.noticed, failed=failed)
+        if isinstance(late, Cancelled):
+            raise late
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.
