@@ -49,10 +49,12 @@ def run_measured(args: list[str], *, stdout: t.Any = subprocess.DEVNULL, env: di
 
 
 @contextlib.contextmanager
-def sandbox(scale: int, latency_ms: float = 0.0, conversations: int = 150) -> t.Iterator[str]:
+def sandbox(
+    scale: int, latency_ms: float = 0.0, conversations: int = 150, customers: str = CUSTOMERS
+) -> t.Iterator[str]:
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen(
-        [str(BIN / "tap-liine-sandbox"), "--port", str(port), "--scale", str(scale), "--customers", CUSTOMERS,
+        [str(BIN / "tap-liine-sandbox"), "--port", str(port), "--scale", str(scale), "--customers", customers,
          "--latency-ms", str(latency_ms), "--conversations", str(conversations)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip

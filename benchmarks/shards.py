@@ -19,38 +19,20 @@ import statistics
 import subprocess
 import tempfile
 import time
-import typing as t
 from pathlib import Path
 
 import psycopg
 import requests
 import yaml
 
-from benchmarks.bench import ROOT
+from benchmarks.bench import ROOT, sandbox
 from tests import postgres
 from tests.meltano_project import pg_env
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 DAGSTER = ROOT / ".venv-dagster" / "bin" / "dagster"
-SANDBOX = ROOT / ".venv" / "bin" / "tap-liine-sandbox"
 CUSTOMERS = [101, 202, 303, 404]
 START = "2020-01-01T00:00:00Z"
-
-
-@contextlib.contextmanager
-def sandbox(scale: int) -> t.Iterator[str]:
-    port = 19000 + os.getpid() % 1000
-    proc = subprocess.Popen(
-        [str(SANDBOX), "--port", str(port), "--scale", str(scale), "--customers", ",".join(map(str, CUSTOMERS))],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        proc.stdout.readline()  # "listening on ..."
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait()
 
 
 def sync(shards: int, url: str, pg: postgres.Postgres, schema: str, folder: Path) -> float:
@@ -87,7 +69,11 @@ def main() -> None:
     bindir = postgres.binaries()
     if bindir is None:
         raise SystemExit("PostgreSQL is needed (apt-get install postgresql-15)")
-    with tempfile.TemporaryDirectory() as tmp, sandbox(args.scale) as url, contextlib.ExitStack() as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sandbox(args.scale, customers=",".join(map(str, CUSTOMERS))) as url,
+        contextlib.ExitStack() as stack,
+    ):
         pg = stack.enter_context(contextlib.contextmanager(postgres.start)(bindir))
         expected: set[int] = set()
         for customer in CUSTOMERS:

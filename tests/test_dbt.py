@@ -139,12 +139,17 @@ SPELLINGS = {
         },
         "conversation_messages": {"sender_info": {'"Patient"': '"PATIENT"', '"User"': '"Hygienist"'}},
     },
+    # The shape the conversations document's sample shows: each sender field as {"value": ...}.
+    "wrapped sender_info": {
+        "conversation_messages": {"sender_info": {'"Patient"': '{"value": "Patient"}', '"User"': '{"value": "User"}'}}
+    },
 }
 SUBSET_SPELLINGS = {
     ("liine",): "Answered / Not Answered",
     ("liine", "interactly"): "Complete",
     ("liine", "conversations"): "any case",
     ("conversations",): "any case",
+    ("conversations", "interactly"): "wrapped sender_info",
 }
 WARNED = {  # the accepted_values tests that "any case" makes warn, by source
     "liine": ["interaction_type", "direction", "connection_status", "outcome", "appointment_status"],

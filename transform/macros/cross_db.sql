@@ -6,6 +6,14 @@
 {% macro postgres__json_text(column, key) -%}(cast({{ column }} as jsonb) ->> '{{ key }}'){%- endmacro %}
 {% macro snowflake__json_text(column, key) -%}({{ column }}:{{ key }}::varchar){%- endmacro %}
 
+{#- A JSON field's text whether the API sent the value itself or wrapped it as {"value": ...}
+    (the conversations document's sample shows both shapes). -#}
+{% macro json_value_text(column, key) -%}coalesce({{ json_path_text(column, [key, "value"]) }}, {{ json_text(column, key) }}){%- endmacro %}
+{% macro json_path_text(column, keys) -%}{{ return(adapter.dispatch("json_path_text", "tap_liine")(column, keys)) }}{%- endmacro %}
+{% macro default__json_path_text(column, keys) -%}({{ column }} ->> '$.{{ keys | join(".") }}'){%- endmacro %}
+{% macro postgres__json_path_text(column, keys) -%}(cast({{ column }} as jsonb) #>> '{ {{- keys | join(",") -}} }'){%- endmacro %}
+{% macro snowflake__json_path_text(column, keys) -%}({{ column }}:{{ keys | join(":") }}::varchar){%- endmacro %}
+
 {#- The elements of a JSON list column, joined as rows; each element is `list_element()`. -#}
 {% macro list_elements(column) -%}{{ return(adapter.dispatch("list_elements", "tap_liine")(column)) }}{%- endmacro %}
 {% macro default__list_elements(column) -%}cross join unnest(cast({{ column }} as json[])) as elements(element){%- endmacro %}
