@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import difflib
 import importlib.util
+import math
+import re
 import typing as t
 from urllib.parse import urlsplit
 
@@ -417,40 +419,62 @@ def unknown_settings(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) ->
     return sentences
 
 
-def environment_errors(schema: dict[str, t.Any], prefix: str, environ: t.MutableMapping[str, str]) -> list[str]:
-    """Settings given as environment variables (`--config ENV`), made readable for the SDK's parser.
+def environment_config(schema: dict[str, t.Any], prefix: str, environ: t.Mapping[str, str]) -> tuple[dict, list[str]]:
+    """Settings given as environment variables (`--config ENV`), read by the schema's types.
 
-    The SDK reads a list as JSON and falls back to splitting a string list at commas; a list of
-    numbers such as `TAP_LIINE_CUSTOMER_IDS=101,202`, a whole number that is none, or an object
-    that is no JSON would end in a traceback. Lists written `a,b` are rewritten as JSON lists in
-    `environ`; anything unreadable is one sentence naming the variable (secrets never quoted).
+    Values are written as users write them: lists as JSON or `a,b` (numbers as integers when
+    the list holds numbers), whole numbers, numbers such as `2.5`, booleans as true/false (also
+    1/0, yes/no, on/off), objects as JSON. Returns the settings and, for anything unreadable,
+    one sentence naming the variable and its setting (secrets never quoted).
     """
+    config: dict[str, t.Any] = {}
     errors = []
     for name, setting in schema.get("properties", {}).items():
         variable = prefix + name.upper().replace("-", "_")
         raw = environ.get(variable)
         if raw is None:
             continue
-        kinds = setting.get("type") or []
+        value, expected = _env_value(raw, setting)
+        if expected is None:
+            config[name] = value
+            continue
         shown = "a value" if setting.get("secret") else repr(raw)
-        if "array" in kinds:
-            items = setting.get("items", {}).get("type", [])
-            values = _env_list(raw, numbers="integer" in items and "string" not in items)
-            if values is None:
-                errors.append(
-                    f"Environment variable `{variable}` (setting `{name}`) must be a JSON list or values separated "
-                    f"by commas, such as 101,202; {shown} is not."
-                )
-            else:
-                environ[variable] = orjson.dumps(values).decode()
-        elif "integer" in kinds and not raw.strip().lstrip("-").isdigit():
-            errors.append(f"Environment variable `{variable}` (setting `{name}`) must be a whole number; got {shown}.")
-        elif "object" in kinds and not isinstance(_json_or_none(raw), dict):
-            errors.append(
-                f"Environment variable `{variable}` (setting `{name}`) must be a JSON object such as "
-                f'{{"direction": ["inbound"]}}; {shown} is not.'
-            )
-    return errors
+        errors.append(f"Environment variable `{variable}` (setting `{name}`) must be {expected}; {shown} is not.")
+    return config, errors
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+_WHOLE = re.compile(r"^[+-]?\d+$")
+
+
+def _env_value(raw: str, setting: dict[str, t.Any]) -> tuple[t.Any, str | None]:
+    """The value `raw` stands for under the setting's type, or (None, what was expected)."""
+    kinds = setting.get("type") or []
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    text = raw.strip()
+    if "array" in kinds:
+        items = setting.get("items", {}).get("type", [])
+        values = _env_list(raw, numbers="integer" in items and "string" not in items)
+        return (
+            (values, None)
+            if values is not None
+            else (None, "a JSON list or values separated by commas, such as 101,202")
+        )
+    if "integer" in kinds:
+        return (int(text), None) if _WHOLE.match(text) else (None, "a whole number such as 3")
+    if "number" in kinds:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        return (number, None) if math.isfinite(number) else (None, "a number such as 2.5")
+    if "boolean" in kinds:
+        flag = _BOOLEANS.get(text.lower())
+        return (flag, None) if flag is not None else (None, "true or false")
+    if "object" in kinds:
+        value = _json_or_none(text)
+        return (value, None) if isinstance(value, dict) else (None, 'a JSON object such as {"direction": ["inbound"]}')
+    return raw, None
 
 
 def _env_list(raw: str, *, numbers: bool) -> list[t.Any] | None:

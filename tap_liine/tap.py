@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 import threading
 import typing as t
 
+import dotenv
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
@@ -22,7 +24,7 @@ from tap_liine.settings import (
     CONFIG_SCHEMA,
     ENV_PREFIX,
     config_errors,
-    environment_errors,
+    environment_config,
     plain_http_warnings,
     unknown_settings,
 )
@@ -53,10 +55,16 @@ class TapLiine(Tap):
         self._resources: TapResources | None = None
         self._resources_lock = threading.Lock()
         self._state_pacer: StatePacer | None = None
-        if kwargs.get("parse_env_config"):  # `--config ENV`: what the SDK's parser would trip on
-            errors = environment_errors(CONFIG_SCHEMA, ENV_PREFIX, os.environ)
+        if kwargs.pop("parse_env_config", False):  # `--config ENV`, read by the settings' types (the SDK
+            # passes numbers on as strings and trips over lists of numbers)
+            if found := dotenv.find_dotenv(usecwd=True):  # as the SDK does, a `.env` is read too
+                dotenv.load_dotenv(found)
+            schema = copy.deepcopy(CONFIG_SCHEMA)
+            self.append_builtin_config(schema)
+            from_env, errors = environment_config(schema, ENV_PREFIX, os.environ)
             if errors:
                 raise ConfigValidationError("Config validation failed", errors=errors)
+            kwargs["config"] = {**(kwargs.get("config") or {}), **from_env}
         # The SDK validates too (and fills in defaults) but quotes values, secrets included:
         # its verdict is replaced by `config_errors`, one sentence per problem.
         super().__init__(*args, validate_config=False, **kwargs)
@@ -119,8 +127,11 @@ class TapLiine(Tap):
         return self._state_pacer
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
-        """As the SDK's; a failed run still writes the state it held back, and every run ends with its summary."""
+        """As the SDK's; a failed run still writes the state it held back, and every run ends with its summary.
+        A cancel that came after the last stream had read (no stream was left to stop) still ends the run
+        as cancelled, after the final STATE."""
         failed = True
+        late: BaseException | None = None
         try:
             super().sync_all()
             failed = False
@@ -130,7 +141,13 @@ class TapLiine(Tap):
             if isinstance(self.message_writer, BufferedRecords):
                 # Records after the last STATE (one the SDK skips as unchanged) go out now, not at exit.
                 self.message_writer.flush()
+            if not failed:
+                self.resources.syncing = False  # from here on a cancel ends the process at once (`_cancel`)
+                late = self.resources.gate.failure
+                failed = isinstance(late, Cancelled)
             self.summary.log(self.resources.observations.noticed, failed=failed)
+        if isinstance(late, Cancelled):
+            raise late
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.

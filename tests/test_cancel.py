@@ -30,6 +30,21 @@ TapLiine.run_discovery = cancelled_meanwhile
 TapLiine.cli()
 """
 
+# Sent to the tap once every stream has read all it had to, before the run's final STATE.
+CANCELLED_AFTER_READING = """
+import os, signal
+from singer_sdk.streams.core import Stream
+log_sync_costs = Stream.log_sync_costs
+sent = []
+def cancelled_meanwhile(self):
+    if not sent:
+        sent.append(os.kill(os.getpid(), signal.SIG{name}))
+    return log_sync_costs(self)
+Stream.log_sync_costs = cancelled_meanwhile
+from tap_liine.tap import TapLiine
+TapLiine.cli()
+"""
+
 
 def cancel_while_held(url: str, config: dict[str, t.Any], tmp_path: Path, sig: signal.Signals) -> tuple[int, str, str]:
     """Run the tap until the sandbox holds a request, signal it: (exit code, stdout, stderr).
@@ -115,3 +130,27 @@ def test_a_cancel_during_discovery_ends_with_one_line(tmp_path) -> None:
     assert tap.returncode == 143, tap.stderr[-2000:]
     assert "Cancelled by SIGTERM during discovery" in tap.stderr and "Traceback" not in tap.stderr
     assert tap.stdout == ""
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"])
+def test_a_cancel_after_the_last_stream_read_still_exits_non_zero_after_the_final_state(
+    sandbox, tmp_path, sig, code
+) -> None:
+    server = sandbox(scale=300, customers=[101])
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(liine_config(server.url, customer_ids=[101], start_date="2025-11-01T00:00:00Z")))
+
+    tap = subprocess.run(
+        [sys.executable, "-c", CANCELLED_AFTER_READING.format(name=sig.name[3:]), "--config", str(path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+    assert tap.returncode == code, tap.stderr[-2000:]
+    assert f"Cancelled by {sig.name}: stopped early" in tap.stderr and "Traceback" not in tap.stderr
+    messages = [json.loads(line) for line in tap.stdout.splitlines() if line.strip()]
+    assert messages[-1]["type"] == "STATE"
+    emitted = [m["record"]["id"] for m in messages if m["type"] == "RECORD"]
+    assert sorted(emitted) == sorted(expected_interactions(server.url, [101], "2025-11-01"))
+    # Everything was read: the final state says so, and a run from it starts after the bookmark.
+    done = partitions(messages[-1]["value"], "interactions")[101]
+    assert "backfill" not in done and done["replication_key_value"]

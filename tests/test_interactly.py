@@ -240,3 +240,22 @@ def test_integration_ids_are_accepted_as_24_hexadecimal_characters_or_a_uuid_v4(
     assert _id_errors(shown) == ([] if accepted else [
         f"Setting `interactly_integration_ids` must hold {MEANINGS[INTEGRATION_ID_PATTERN]}; {shown!r} is not."
     ])  # fmt: skip
+
+
+def test_a_first_page_refused_as_invalid_is_an_error_naming_the_integration(sandbox, tmp_path) -> None:
+    # Past the last page this server answers 404 "Invalid page."; on page 1 no page had rows,
+    # so nothing proves an end: the run fails naming the integration rather than emitting nothing.
+    server = sandbox(scale=10, customers=[1], interactly={"days": 10}, readings={"interactly.past_last_page": "404"})
+    force = {"contains": f"{INTEGRATIONS[1]}/appointments/statistics?size=300&page=1&", "status": 404,
+             "message": "Invalid page.", "times": 1}  # fmt: skip
+    requests.post(f"{server.url}/_sandbox/force", json=force, timeout=5)
+    config = interactly_config(server.url, start_date="2026-10-25T00:00:00Z", max_parallel_requests=1)
+
+    result = run_cli(tmp_path, config, timeout=120)
+
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if "Invalid page." in line and "past the last" not in line]
+    assert len(errors) == 1
+    said = f"(integration {INTEGRATIONS[1]}, type all, 2026-10-25) answered 404 Not Found: Invalid page. Check"
+    assert said in errors[0]
+    assert "Traceback" not in result.stderr

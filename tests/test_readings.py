@@ -67,6 +67,8 @@ NOTICED = {
     ("interactly.trend_id", "local-midnight"): "trends entries are days starting at 04:00:00 UTC",
     ("interactly.trend_id", "instant"): "trends entries are instants",
     ("interactly.numbers", "strings"): "total (string -> integer, ",
+    ("interactly.past_last_page", "404"): "answers 404 (Invalid page.) to a page number past the last",
+    ("interactly.past_last_page", "400"): "answers 400 (Invalid page.) to a page number past the last",
 }
 
 
@@ -217,13 +219,11 @@ INTERACTLY_START = dt.date(2026, 10, 10)
 
 def _interactly_run(sandbox, readings: dict[str, str]):
     # Up to 400 appointments a day among 240 campaigns: more breakdown entries than a capped page holds.
-    server = sandbox(
-        scale=10,
-        customers=[1],
-        readings=readings,
-        interactly={"days": 20, "per_day": 400, "campaigns": 240},
-        **FAULTS,
-    )
+    data = {"days": 20, "per_day": 400, "campaigns": 240}
+    if set(readings) == {"interactly.past_last_page"}:
+        # Days whose campaigns fill a page of 300 exactly: only the next page can prove the end.
+        data = {**data, "per_day": 2500, "campaigns": 300}
+    server = sandbox(scale=10, customers=[1], readings=readings, interactly=data, **FAULTS)
     config = {
         "start_date": f"{INTERACTLY_START}T00:00:00Z",
         "interactly_api_url": server.url,

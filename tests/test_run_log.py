@@ -96,13 +96,29 @@ def test_settings_from_the_environment_take_lists_as_users_write_them(sandbox, t
     assert {r["interaction_type"] for r in records} == {"call", "form"}
     assert "deprecated" not in result.stderr
 
-    bad = _run_env(tmp_path, {**env, "TAP_LIINE_CUSTOMER_IDS": "101;202", "TAP_LIINE_LOOKBACK_DAYS": "two"})
+    # Numbers and booleans as users write them (the SDK passed "2.5" on as a string).
+    typed = {"TAP_LIINE_RETRY_WAIT_SECONDS": "2.5", "TAP_LIINE_LOOKBACK_DAYS": " 3", "TAP_LIINE_INCLUDE_SPAM": "False",
+             "TAP_LIINE_MAX_RETRIES": "4"}  # fmt: skip
+    again = _run_env(tmp_path, {**env, **typed})
+    assert again.returncode == 0, again.stderr[-2000:]
+    kept = sorted(r["id"] for r in records if not r["is_spam_likely"])
+    assert 0 < len(kept) < len(records)  # include_spam=False leaves out the spam-likely ones
+    assert sorted(json.loads(line)["record"]["id"] for line in again.stdout.splitlines() if '"RECORD"' in line) == kept
+
+    bad = _run_env(tmp_path, {**env, "TAP_LIINE_CUSTOMER_IDS": "101;202", "TAP_LIINE_LOOKBACK_DAYS": "two",
+                              "TAP_LIINE_RETRY_WAIT_SECONDS": "2,5", "TAP_LIINE_INCLUDE_SPAM": "maybe"})  # fmt: skip
     assert bad.returncode == 1
     assert "Traceback" not in bad.stderr and bad.stdout == ""
-    assert "Environment variable `TAP_LIINE_CUSTOMER_IDS` (setting `customer_ids`) must be a JSON list or values " \
-        "separated by commas, such as 101,202; '101;202' is not." in bad.stderr  # fmt: skip
-    assert "Environment variable `TAP_LIINE_LOOKBACK_DAYS` (setting `lookback_days`) must be a whole number; " \
-        "got 'two'." in bad.stderr  # fmt: skip
+    for sentence in (
+        "Environment variable `TAP_LIINE_CUSTOMER_IDS` (setting `customer_ids`) must be a JSON list or values "
+        "separated by commas, such as 101,202; '101;202' is not.",
+        "Environment variable `TAP_LIINE_LOOKBACK_DAYS` (setting `lookback_days`) must be a whole number such as 3; "
+        "'two' is not.",
+        "Environment variable `TAP_LIINE_RETRY_WAIT_SECONDS` (setting `retry_wait_seconds`) must be a number such "
+        "as 2.5; '2,5' is not.",
+        "Environment variable `TAP_LIINE_INCLUDE_SPAM` (setting `include_spam`) must be true or false; 'maybe' is not.",
+    ):
+        assert sentence in bad.stderr
 
 
 def test_location_ids_given_as_numbers_are_the_same_locations(sandbox) -> None:

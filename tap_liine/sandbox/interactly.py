@@ -34,6 +34,7 @@ SOURCES = ("website", "phone", "google_business", "facebook", "referral")
 UTM_SOURCES = ("google", "facebook", "bing", None)
 UTM_MEDIUMS = ("cpc", "social", "email", None)
 UTM_CAMPAIGNS = ("spring_promo", "implants-q3", "brand", None)
+LISTS = ("trends", "source", "utm_source", "utm_medium", "utm_campaign")  # paged together
 CAPPED_SIZE = 100  # `interactly.breakdown_size=capped-100`
 PRACTICE_TIMEZONE = "America/New_York"  # `interactly.trend_id=local-midnight`
 
@@ -131,6 +132,9 @@ class InteractlyApi:
         if self.ignore_page:
             page = 1
         body = _dashboard(chosen, size, page, self.readings["interactly.trend_id"])
+        refusal = self.readings["interactly.past_last_page"]
+        if page > 1 and refusal != "empty" and not any(body[name] for name in LISTS):  # page 1 may be empty
+            return Response.json(int(refusal), {"detail": "Invalid page."})
         if self.readings["interactly.numbers"] == "strings":
             body = _stringified(body)
         return Response.json(200, body)

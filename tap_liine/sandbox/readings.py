@@ -199,6 +199,15 @@ QUESTIONS: tuple[Question, ...] = (
         {"json": "as JSON numbers", "strings": "as JSON strings"},
     ),
     Question(
+        "interactly.past_last_page",
+        "What does the statistics endpoint answer to a page number past the last (the document never says)?",
+        {
+            "empty": "empty lists",
+            "404": 'a 404 {"detail": "Invalid page."}, as Django REST framework\'s page-number pagination does',
+            "400": 'a 400 {"detail": "Invalid page."}',
+        },
+    ),
+    Question(
         "errors.body",
         "Which body comes with a 429 or 5xx?",
         {

@@ -107,7 +107,7 @@ class InteractlyStream(TapStream):
             return RangeRefused(message)
         hint = {401: "interactly_api_key", 403: "interactly_api_key", 404: "interactly_integration_ids"}
         if response.status_code in hint:
-            message += f". Check the setting `{hint[response.status_code]}`."
+            message = f"{message.rstrip('.')}. Check the setting `{hint[response.status_code]}`."
         return super().refusal(response, message)
 
     def check_credentials(self) -> None:
