@@ -129,7 +129,7 @@ def main() -> int:
         WAREHOUSE.parent.mkdir(exist_ok=True)
         WAREHOUSE.unlink(missing_ok=True)
         log = ROOT / "output" / "demo-meltano.log"
-        print(f"Sandbox on {server.url}; running: meltano {' '.join(COMMAND)} (log: {log.name})")
+        print(f"Sandbox on {server.url}; running: meltano {' '.join(COMMAND)} (log: {log.relative_to(ROOT)})")
         with log.open("w") as sink:
             run = subprocess.run(
                 [str(MELTANO), *COMMAND],

@@ -161,7 +161,7 @@ def test_the_run_ends_with_a_summary_of_what_each_partition_read(sandbox) -> Non
     assert block[5].startswith("  - interactions: Liine's pagination_timestamp is the oldest (last) interaction")
     # A warning per retry (a re-login is said at INFO); alike but for partition and numbers: one line,
     # with how often it came.
-    lines, distinct = map(int, re.fullmatch(r"Warnings \((\d+) lines, (\d+) distinct\):", block[6]).groups())
+    lines, distinct = map(int, re.fullmatch(r"Warnings \((\d+) lines?, (\d+) distinct\):", block[6]).groups())
     listed = {line: int(line[4:].split(" x ")[0]) if " x " in line[:12] else 1 for line in block[7:]}
     assert len(listed) == distinct and sum(listed.values()) == lines
     assert [n for line, n in listed.items() if "/call_log/interactions/" in line and "answered 503" in line] == [

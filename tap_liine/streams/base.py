@@ -125,7 +125,9 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
     def tally(self, what: str, count: int = 1, context: Context | None = None) -> None:
         """Count records, pages, retries or re-logins for the run summary, by partition (the one this
         thread fetches, unless `context` names it)."""
+        # Outside any partition a request is the start's credentials check.
         partition = self.partition_words(context) if context is not None else getattr(self._local, "partition", "")
+        partition = partition or "credentials check"
         self.owner.summary.add(self.name, partition, what, count)
 
     def partition_words(self, context: Context | None) -> str:
