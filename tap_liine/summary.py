@@ -96,8 +96,8 @@ class RunSummary:
             lines.extend(f"  - {_clip(line)}" for line in noticed)
         counts = self.warnings.counts
         if counts:
-            total = sum(counts.values())
-            lines.append(f"Warnings ({total:,} line{'s' * (total != 1)}, {len(counts)} distinct):")
+            said = sum(counts.values())
+            lines.append(f"Warnings ({said:,} line{'s' * (said != 1)}, {len(counts)} distinct):")
             for template, times in counts.most_common(MAX_SHOWN):
                 lines.append(f"  - {f'{times} x ' if times > 1 else ''}{_clip(self.warnings.first[template])}")
             if len(counts) > MAX_SHOWN:
