@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 
 import orjson
@@ -39,7 +40,9 @@ def envelope_words(body: object) -> str:
 
 def json_type(value: object) -> str:
     """A value's JSON type, for messages that must not quote the value."""
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+    # Bodies are decoded with decimals as Decimal (http.py): those are JSON numbers too.
+    names = {bool: "boolean", int: "integer", float: "number", decimal.Decimal: "number", str: "string", list: "array",
+             dict: "object"}  # fmt: skip
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
