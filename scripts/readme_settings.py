@@ -22,7 +22,7 @@ START, END = "<!-- settings:start -->", "<!-- settings:end -->"
 def allowed(schema: dict[str, t.Any]) -> str:
     """What the schema allows, in words."""
     sys.path.insert(0, str(ROOT))
-    from tap_liine.settings import MEANINGS
+    from tap_liine.settings import meaning
 
     parts = []
     items = schema.get("items") or {}
@@ -30,7 +30,7 @@ def allowed(schema: dict[str, t.Any]) -> str:
         if "enum" in source:
             parts.append(", ".join(f"`{value}`" for value in source["enum"]))
         if "pattern" in source:
-            parts.append(MEANINGS.get(source["pattern"], f"matching `{source['pattern']}`"))
+            parts.append(meaning(source))
         low, high = source.get("minimum", source.get("exclusiveMinimum")), source.get("maximum")
         if low is not None or high is not None:
             above = f"> {low}" if "exclusiveMinimum" in source else f"≥ {low}"

@@ -38,7 +38,7 @@ RESERVED_FILTERS = ("customer_id", "customer_ids", "pagination_timestamp", "limi
 MEANINGS = {  # what a pattern asks for, in words
     INTEGRATION_ID_PATTERN: "24 lowercase hexadecimal characters (e.g. 5eb7cf5a86d9755df3a6c593) or a lowercase "
     "UUID v4 (e.g. 0f8fad5b-d9cb-469f-a165-70867728950e)",
-    URL_PATTERN: "an http(s) URL such as https://app.liine.com",
+    URL_PATTERN: "an http(s) URL",
     DATE_TIME_PATTERN: "an ISO-8601 date-time such as 2025-01-01T00:00:00Z",
     r"\S": "non-empty",
 }
@@ -65,6 +65,13 @@ def _secret(title: str, description: str) -> dict[str, t.Any]:
 def _list(items: dict[str, t.Any], title: str, description: str) -> dict[str, t.Any]:
     # An empty list is as good as none: e.g. TAP_LIINE_CUSTOMER_IDS='[]' switches a source off.
     return _setting({"type": ["array", "null"], "items": items, "uniqueItems": True}, title, description)
+
+
+def meaning(schema: dict[str, t.Any]) -> str:
+    """What a setting's pattern asks for, in words; a URL's example is its own default (each API has its own)."""
+    pattern = schema["pattern"]
+    words = MEANINGS.get(pattern, f"values matching {pattern}")
+    return f"{words} such as {schema['default']}" if pattern == URL_PATTERN and schema.get("default") else words
 
 
 def _url(default: str, title: str, description: str) -> dict[str, t.Any]:
@@ -322,7 +329,7 @@ def _sentence(error: ValidationError, schema: dict[str, t.Any]) -> str:
         "maximum": lambda: f"must be {rule} or less; got {value}",
         "exclusiveMinimum": lambda: f"must be more than {rule}; got {value}",
         "enum": lambda: f"accepts {', '.join(map(str, rule))}; got {value}",
-        "pattern": lambda: f"must hold {MEANINGS.get(str(rule), f'values matching {rule}')}; {value} is not",
+        "pattern": lambda: f"must hold {meaning(error.schema)}; {value} is not",
         "uniqueItems": lambda: f"lists {_duplicates(error.instance)} more than once",
         "propertyNames": lambda: (
             f"may not set {value}: the tap sets it itself (use `customer_ids`, `start_date`, "

@@ -6,6 +6,7 @@ import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
+from tap_liine.settings import CONFIG_SCHEMA, config_errors
 from tests.helpers import all_sources_config, liine_config, liine_truth, partitions, run_cli, run_tap, sent
 
 
@@ -164,3 +165,14 @@ def test_invalid_page_ends_a_list_only_after_pages_with_rows(sandbox, status) ->
     # Each pass of 3 pages ends on the refused 4th; without a total, a second pass checks the first.
     fourth_pages = [p for p in sent(server.url)[before:] if "page=4&" in p]
     assert len(fourth_pages) == 4 and all("location_id=300" in p for p in fourth_pages)
+
+
+@pytest.mark.parametrize(
+    ("setting", "base_url"),
+    [("api_url", "https://app.liine.com"), ("conversations_api_url", "https://nexhealth.info"),
+     ("interactly_api_url", "https://api.interactly.ai")],
+)  # fmt: skip
+def test_a_bad_api_url_is_explained_with_that_apis_own_base_url(setting, base_url) -> None:
+    assert CONFIG_SCHEMA["properties"][setting]["default"] == base_url  # each API's documented base URL
+    errors = config_errors({"start_date": "2025-01-01T00:00:00Z", setting: "nexhealth.info"}, CONFIG_SCHEMA)
+    assert errors[0] == f"Setting `{setting}` must hold an http(s) URL such as {base_url}; 'nexhealth.info' is not."
