@@ -21,7 +21,7 @@ from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
 from tap_liine.sandbox.truth import expected_rows
-from tests.helpers import expected_interactions
+from tests.helpers import expected_interactions, sent
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,7 @@ def readme_commands() -> list[str]:
     """The `meltano` lines of the README's code blocks marked as tested, without their comments."""
     text = (ROOT / "README.md").read_text()
     blocks = re.findall(re.escape(MARKER) + r"\s*```bash\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 3, "the README's tested command blocks are missing"
+    assert len(blocks) == 4, "the README's tested command blocks are missing"
     lines = [line.split("  #")[0].strip() for block in blocks for line in block.splitlines()]
     return [line for line in lines if line.startswith("meltano ")]
 
@@ -90,6 +90,12 @@ def test_every_readme_command_works_as_written(tmp_path, pg) -> None:
             meltano(project, *shlex.split(command)[1:], env=env)
 
         expected = expected_interactions(server.url, [1234, 5678], "2025-01-01")
+        walks = sent(server.url, "/interactions")
+
+    # The last run (the analytics one-liner) continued from the state the README's `state set` wrote:
+    # 2026-10-20 less lookback_days, for each customer.
+    for customer in (1234, 5678):
+        assert any(f"customer_id={customer}&" in p and "updated_date=2026-10-19" in p for p in walks), customer
 
     with psycopg.connect(pg.dsn()) as con:
         con.execute("set time zone 'UTC'")
