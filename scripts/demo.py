@@ -102,10 +102,11 @@ def report(warehouse: Path, expected: dict[str, int]) -> bool:
     show(
         con,
         "How fast patients get an answer, per location (analytics.patient_response_times)",
-        ["Location", "Conversations", "Answered", "Median minutes to answer"],
+        ["Location id", "Conversations", "Answered", "Median minutes to answer"],
         f"""select location_id, count(*), count(first_reply_at), round(median(response_seconds) / 60)
         from {MARTS}.patient_response_times group by 1 order by 1""",
-        "From the patient's first message to the practice's first reply after it.",
+        "From the patient's first message to the practice's first reply after it. The conversations API "
+        "knows a location by its id only (conversations_location_ids).",
     )
     show(
         con,

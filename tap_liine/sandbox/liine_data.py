@@ -21,7 +21,7 @@ CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 ANCHOR = dt.datetime(2026, 11, 1, tzinfo=UTC)
 
 CHANNELS = ("Google Organic", "Google Ads", "Facebook", "Direct", "Referral", "Yelp", "Bing Ads")
-LOCATIONS = ("Raleigh", "Durham", "Cary", "Chapel Hill", "Malta")
+LOCATIONS = ("Raleigh", "Durham", "Cary", "Chapel Hill", "Wake Forest")
 DIVISIONS = ("Plastic Surgery", "Dermatology", "Orthodontics", "General Dentistry", None)
 CALL_TYPES = (
     "New Lead",
@@ -31,12 +31,18 @@ CALL_TYPES = (
     "Voicemail",
     "Existing Patient / Previously Booked",
 )
-OUTCOMES = ("Booked", "Not Booked", "Booked Later", None)
+# Proportions of a busy dental practice: most calls answered, most booked patients attend; every
+# value still occurs, so each category the marts read is exercised.
+OUTCOMES = {"Booked": 35, "Not Booked": 40, "Booked Later": 10, None: 15}
+DIRECTIONS = {"inbound": 75, "outbound": 25}
+CALL_STATUSES = {"Connected": 80, "Not Connected": 12, "Busy": 5, "Error": 3}
+SWITCH_STATUSES = {"Connected": 80, "Not Connected": 12, "Busy": 5, "Analyzing": 3}
 REASONS = ("Price Objection", "Caller Procrastination", "Other", None)
 NAMES = ("Ana García", "Brian O'Neil", "Chloé Dubois", "Dmitri Ivanov", "Eun-ji Park", "Fatima Zahra", "Gus 🦷 Smith")
 INSURERS = ("Delta Dental", "Aetna", "Cigna", "MetLife", None)
 PROVIDERS = ("Dr. Patel", "Dr. Nguyen", "Dr. Okafor", "Dr. Müller")
-APPOINTMENT_STATUSES = ("Attended", "Canceled / No Show", "Future Dated", "Assumed No Show", "Unknown")
+APPOINTMENT_STATUSES = {"Attended": 60, "Future Dated": 15, "Canceled / No Show": 8, "Assumed No Show": 4, "Unknown": 3,
+                        None: 10}  # fmt: skip
 AGENTS = ("Maria", "Jamal", None)
 NAN_MARK = "__NaN__"  # written as a bare NaN by the API (see LiineApi.encoded)
 
@@ -115,11 +121,15 @@ def format_updated(us: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def weighted(rng: random.Random, weights: dict[t.Any, int]) -> t.Any:
+    return rng.choices(list(weights), list(weights.values()))[0]
+
+
 def full_record(row: Row, seed: int) -> dict[str, t.Any]:
     """The full interaction, as the API documents it."""
     rng = random.Random(row.id * 7919 + seed + row.revision * 104729)
     is_call = row.type == "call"
-    outcome = rng.choice(OUTCOMES)
+    outcome = weighted(rng, OUTCOMES)
     has_appt = outcome in {"Booked", "Booked Later"}
 
     def touch(prefix: str) -> dict[str, t.Any]:
@@ -141,9 +151,6 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
             else None,
         }
 
-    def maybe(value: t.Any) -> t.Any:
-        return rng.choice((value, None))
-
     agent = rng.choice(AGENTS)
     return {
         "analyze_complete": rng.choice((True, False, None)) if is_call else None,
@@ -153,16 +160,16 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
         "lead_id": str(20_000_000 + row.id // 3),
         "call_id": f"{rng.getrandbits(128):032x}",
         "interaction_type": row.type,
-        "direction": rng.choice(("inbound", "outbound")) if is_call else "inbound",
+        "direction": weighted(rng, DIRECTIONS) if is_call else "inbound",
         "phone_number": rng.choice((f"1919{rng.randint(1_000_000, 9_999_999)}", "Unknown")),
-        "status": rng.choice(("Connected", "Not Connected", "Error", "Busy")) if is_call else None,
+        "status": weighted(rng, CALL_STATUSES) if is_call else None,
         "session_guid": f"{rng.getrandbits(128):032x}",
         "attribution_session_guid": f"{rng.getrandbits(128):032x}" if rng.random() < 0.3 else None,
         **touch("initial"),
         **touch("last_touch"),
         "call_type": rng.choice(CALL_TYPES),
         "call_complete": rng.choice((True, False, None)),
-        "call_status": rng.choice(("Connected", "Not Connected", "Busy", "Analyzing")),
+        "call_status": weighted(rng, SWITCH_STATUSES),
         "agent": agent,
         "agent_id": {"Maria": 11, "Jamal": 12}.get(agent or ""),
         "agent_location_name": f"{agent} - Raleigh" if agent else None,
@@ -206,7 +213,7 @@ def full_record(row: Row, seed: int) -> dict[str, t.Any]:
         "primary_insurance_name": rng.choice(INSURERS) if has_appt else None,
         "provider_names": rng.sample(PROVIDERS, rng.randint(1, 2)) if has_appt else None,
         "appointment_location": rng.choice(LOCATIONS) if has_appt else None,
-        "appointment_status": maybe(rng.choice(APPOINTMENT_STATUSES)) if has_appt else None,
+        "appointment_status": weighted(rng, APPOINTMENT_STATUSES) if has_appt else None,
         # Revenue: a booked treatment's worth, $150 to $8,000, cents-exact (quirky() sends huge ones).
         "revenue": rng.randint(15_000, 800_000) / 100 if has_appt else None,
     }

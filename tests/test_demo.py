@@ -1,0 +1,29 @@
+"""`make demo`'s figures look like a dental practice's: the sandbox's Liine data, as the demo serves it."""
+
+from __future__ import annotations
+
+import collections
+
+from tap_liine.sandbox.__main__ import build_parser, build_server
+from tap_liine.sandbox.liine import LiineApi
+
+
+def test_the_demo_data_has_a_practices_proportions() -> None:
+    """Per location most inbound calls are answered; per channel most booked patients attend."""
+    server = build_server(build_parser().parse_args([]))  # the demo's sandbox, not started
+    [liine] = [api for api in server.apis if isinstance(api, LiineApi)]
+    records = [liine.record(row) for row in list(liine.by_id.values())[::5]]  # 2,000 of them: quick, and enough
+    calls: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    visits: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for r in records:
+        if r["interaction_type"] == "call" and r["direction"] == "inbound" and not r["is_spam_likely"]:
+            calls[r["last_touch_location"]][r["status"]] += 1
+        visits[r["initial_marketing_channel"]][r["appointment_status"]] += 1
+
+    assert len(calls) == 5 and all(location.istitle() for location in calls)  # place names, no ids
+    for location, status in calls.items():
+        missed = status["Not Connected"] + status["Busy"]
+        assert status["Connected"] > 0.7 * sum(status.values()) and missed > 0 and status["Error"] > 0, location
+    for channel, status in visits.items():
+        no_shows = status["Canceled / No Show"] + status["Assumed No Show"]
+        assert status["Attended"] > 2 * no_shows > 0, channel
