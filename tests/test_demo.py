@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import collections
+import statistics
 
+from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.__main__ import build_parser, build_server
+from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.liine import LiineApi
 
 
@@ -27,3 +30,18 @@ def test_the_demo_data_has_a_practices_proportions() -> None:
     for channel, status in visits.items():
         no_shows = status["Canceled / No Show"] + status["Assumed No Show"]
         assert status["Attended"] > 2 * no_shows > 0, channel
+
+
+def test_the_demo_practice_answers_patients_within_hours() -> None:
+    """Per location, the median wait from a patient's first message to the staff's first reply after it."""
+    server = build_server(build_parser().parse_args([]))
+    [conversations] = [api for api in server.apis if isinstance(api, ConversationsApi)]
+    for location, items in conversations.conversations.items():
+        waits = []
+        for conversation in items:
+            senders = [(m["created_at"], m["sender_info"]["meta_type"]) for m in conversation.messages]
+            asked = next((at for at, sender in senders if sender == "Patient"), None)
+            replied = next((at for at, sender in senders if sender != "Patient" and asked and at > asked), None)
+            if replied:
+                waits.append((parse_datetime(replied) - parse_datetime(asked)).total_seconds())
+        assert len(waits) > 100 and 5 * 60 < statistics.median(waits) < 2 * 3600, location

@@ -149,7 +149,7 @@ class ConversationsApi:
         conversation = Conversation(conversation_id, location, created, created, patient, [])
         moment = created
         for _ in range(rng.randint(0, max_messages)):
-            moment += dt.timedelta(seconds=rng.randint(30, 6 * 3600))  # answers come in minutes to hours
+            moment += dt.timedelta(seconds=rng.randint(30, 90 * 60))  # a front desk answers within the hour or so
             if moment > max(ANCHOR, created):
                 break
             self._add_message(conversation, moment)
