@@ -47,7 +47,8 @@ def read_json_object(path: str, option: str) -> tuple[str, dict[str, t.Any]]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:  # its message quotes no part of the text
-        raise problem(f"is not JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        where = f"{exc.msg.removesuffix(' at')} at line {exc.lineno}, column {exc.colno}"
+        raise problem(f"is not JSON ({where})") from None
     if not isinstance(value, dict):
         raise problem(f"holds a JSON {json_type(value)}; it must hold {_HINTS[option]}")
     shape = {"--state": _state_problem, "--catalog": _catalog_problem}.get(option)

@@ -39,6 +39,7 @@ from tap_liine.retries import RetryPolicy
 
 if t.TYPE_CHECKING:
     from tap_liine.observations import Observations
+    from tap_liine.resources import TapResources
 
 # A request refused with a fresh token this often in a row is refused for good (not an
 # expiry race with another thread's request).
@@ -64,6 +65,9 @@ class ResilientHTTP:
 
         @property
         def observations(self) -> Observations: ...
+
+        @property
+        def resources(self) -> TapResources: ...
 
         def tally(self, what: str, count: int = 1) -> None: ...
 
@@ -175,12 +179,16 @@ class ResilientHTTP:
         if isinstance(error, UnauthorizedRetry):
             return  # said once per refused token, by the authenticator; counted as a re-login
         self.tally("retries")
-        self.logger.warning(
+        wait = details.get("wait") or 0.0
+        self.resources.retry_notices.backing_off(
+            self.api_name,
+            error,
+            wait,
             "%s (try %d of %d); waiting %.2f s",
             error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}",
             details.get("tries"),
             self.retry_policy.tries,
-            details.get("wait") or 0.0,
+            wait,
         )
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:

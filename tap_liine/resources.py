@@ -22,7 +22,7 @@ from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
 from tap_liine.pipeline import on_worker
-from tap_liine.retries import RetryPolicy
+from tap_liine.retries import RetryNotices, RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -50,6 +50,7 @@ class TapResources:
         self.session.mount("https://", adapter)
         self.logger = logger
         self.observations = Observations(logger)
+        self.retry_notices = RetryNotices(logger)
         self.run_started = dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
@@ -98,6 +99,7 @@ class TapResources:
                 timeout=self.timeout,
                 retry=self.retry,
                 logger=self.logger,
+                notices=self.retry_notices,
             )
         if source == "Conversations":
             return ConversationsAuthenticator(
@@ -107,6 +109,7 @@ class TapResources:
                 timeout=self.timeout,
                 retry=self.retry,
                 logger=self.logger,
+                notices=self.retry_notices,
             )
         if source == "Interactly":
             return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))
