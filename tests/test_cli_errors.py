@@ -269,3 +269,13 @@ def test_every_bad_file_ends_in_one_sentence_before_any_request(sandbox, tmp_pat
     assert {r["stream"] for r in records} == {"interactions"}
     assert "it is applied to its 1 partitions without one of their own" in err
     assert not [path for path in sent(elsewhere.url) if "conversations" in path or "authenticates" in path]
+
+
+def test_a_listing_to_a_reader_that_stops_early_ends_quietly() -> None:
+    listing = subprocess.Popen([sys.executable, "-m", "tap_liine.sandbox", "--list-readings"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # as `| head` does once it has read enough: the table goes nowhere
+
+    assert listing.stderr.read() == ""
+    assert listing.wait(timeout=60) == 1
