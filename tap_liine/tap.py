@@ -50,6 +50,10 @@ STREAM_TYPES = (
     AppointmentStatisticsStream,
     AppointmentTrendsStream,
 )
+OUTPUT_CLOSED = (
+    "The tap's output was closed while it was still writing: the target (or whatever read it) stopped, and its own "
+    "log says why. A run from the last STATE the target saved reads again what was lost."
+)
 CANCELLED_RUN = "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest."
 
 
@@ -229,6 +233,9 @@ class TapLiine(Tap):
         except Cancelled as exc:
             cls.logger.warning(cancelled, exc)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # click then ends the process quietly, exit 1
+            cls.logger.error(OUTPUT_CLOSED)  # noqa: TRY400 - the message says it all
+            raise
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import requests
 
 from tap_liine.cli_files import InputFileProblem, read_json_object
 from tap_liine.sandbox.conversations import ConversationsApi
+from tap_liine.tap import OUTPUT_CLOSED
 from tests.helpers import catalog_without, liine_config, run_cli, sent
 
 BAD_SETTINGS = [
@@ -217,7 +218,8 @@ def _errors(stderr: str) -> list[str]:
 
 
 def _good_files_run(server_url: str, folder: Path) -> subprocess.Popen[str]:
-    """A run with a state and a catalog that are fine: only the selected stream, from the bookmark."""
+    """A run with a state and a catalog that are fine: only the selected stream, from the bookmark.
+    (`folder` is created.)"""
     config = liine_config(
         server_url,
         customer_ids=[101],
@@ -236,13 +238,16 @@ def _good_files_run(server_url: str, folder: Path) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def test_every_bad_file_ends_in_one_sentence_before_any_request(sandbox, tmp_path) -> None:
+def test_every_bad_file_ends_in_one_sentence_before_any_request_as_a_closed_output_does(sandbox, tmp_path) -> None:
     server = sandbox(scale=20, customers=[101])
     config = liine_config(server.url, customer_ids=[101], password=SECRET)
     server.apis[0].password = SECRET
     elsewhere = sandbox(scale=20, customers=[101], conversations={"conversations_per_location": 3})
     # All cases at once, and a run whose files are fine: the test takes about as long as the slowest.
     good = _good_files_run(elsewhere.url, tmp_path / "good")
+    unread = _good_files_run(elsewhere.url, tmp_path / "unread")
+    assert unread.stdout is not None
+    unread.stdout.close()  # a target that died: nothing reads the tap's output
     running = {}
     for case, (files, args, _) in FILE_CASES.items():
         folder = tmp_path / case
@@ -254,6 +259,7 @@ def test_every_bad_file_ends_in_one_sentence_before_any_request(sandbox, tmp_pat
         running[case] = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ended = {case: (process.communicate(timeout=300), process.returncode) for case, process in running.items()}
     out, err = good.communicate(timeout=300)
+    _, unread_err = unread.communicate(timeout=300)
 
     said = {case: (code, _errors(err)) for case, ((_, err), code) in ended.items()}
     assert said == {
@@ -269,6 +275,8 @@ def test_every_bad_file_ends_in_one_sentence_before_any_request(sandbox, tmp_pat
     assert {r["stream"] for r in records} == {"interactions"}
     assert "it is applied to its 1 partitions without one of their own" in err
     assert not [path for path in sent(elsewhere.url) if "conversations" in path or "authenticates" in path]
+    assert (unread.returncode, _errors(unread_err)) == (1, [OUTPUT_CLOSED])
+    _no_traceback(unread_err)
 
 
 def test_a_listing_to_a_reader_that_stops_early_ends_quietly() -> None:
