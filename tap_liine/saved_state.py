@@ -45,6 +45,10 @@ def check_state(state: TapState, streams: t.Mapping[str, Stream], now: dt.dateti
         if stream is None:
             logger.info("The state's bookmarks of stream `%s` are ignored: the tap has no such stream.", name)
             continue
+        if not isinstance(stream_state.get(PARTITIONS) or [], list):
+            kind = _kind(stream_state[PARTITIONS])
+            problems.append(f"The `partitions` of stream `{name}` in the state must be a list; it is {kind}.")
+            continue
         configured = _configured_partitions(stream, streams)
         _spread_stream_bookmark(stream, stream_state, configured, problems, logger)
         for partition in stream_state.get(PARTITIONS) or []:

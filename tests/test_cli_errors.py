@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -10,10 +11,14 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from singer_sdk.singerlib import Catalog
 
-from tap_liine.cli_files import InputFileProblem, read_json_object
+from tap_liine.cli_files import InputFileProblem, read_json_object, unknown_streams
+from tap_liine.errors import RunStopped
 from tap_liine.sandbox.conversations import ConversationsApi
-from tap_liine.tap import OUTPUT_CLOSED
+from tap_liine.tap import OUTPUT_CLOSED, TapLiine
 from tests.helpers import catalog_without, liine_config, run_cli, sent
 
 BAD_SETTINGS = [
@@ -287,3 +292,54 @@ def test_a_listing_to_a_reader_that_stops_early_ends_quietly() -> None:
 
     assert listing.stderr.read() == ""
     assert listing.wait(timeout=60) == 1
+
+
+# ----- any file at all: used, or refused in one sentence -------------------------------------
+
+_KEYS = st.sampled_from(["bookmarks", "streams", "tap_stream_id", "schema", "metadata", "breadcrumb", "selected",
+                         "interactions", "partitions", "context", "customer_id", "replication_key_value", "backfill",
+                         "password"])  # fmt: skip
+_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.just(SECRET),
+                    st.sampled_from(["interactions", "2026-01-01T00:00:00Z", "101"]))  # fmt: skip
+_VALUES = st.recursive(_LEAVES, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+                       max_leaves=10)  # fmt: skip
+_ENTRIES = st.dictionaries(_KEYS, _VALUES, max_size=3)
+_DOCUMENTS = st.one_of(  # anything, and shapes close to a catalog's and a state's
+    _VALUES,
+    _ENTRIES.map(lambda entry: {"streams": [entry]}),
+    _ENTRIES.map(lambda entry: {"streams": [{"tap_stream_id": "interactions", **entry}]}),
+    (_LEAVES | _VALUES).map(lambda stream_state: {"bookmarks": {"interactions": stream_state}}),
+    _ENTRIES.map(lambda stream_state: {"bookmarks": {"interactions": stream_state}}),
+    (_LEAVES | _VALUES).map(lambda partitions: {"bookmarks": {"interactions": {"partitions": partitions}}}),
+    _VALUES.map(lambda partition: {"bookmarks": {"interactions": {"partitions": [partition]}}}),
+    _ENTRIES.map(lambda context: {"bookmarks": {"interactions": {"partitions": [{"context": context}]}}}),
+)
+_CONFIG = {"api_url": "http://127.0.0.1:9", "username": "demo", "password": "x", "customer_ids": [101],
+           "start_date": "2024-01-01T00:00:00Z"}  # fmt: skip
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    document=_DOCUMENTS,
+    cut=st.one_of(st.just(-1), st.integers(0, 200)),
+    option=st.sampled_from(["--config", "--state", "--catalog"]),
+)
+def test_any_file_is_used_or_refused_in_one_sentence(tmp_path_factory, document, cut, option) -> None:
+    path = tmp_path_factory.mktemp("file") / "file.json"
+    text = json.dumps(document)
+    path.write_text(text[:cut] if 0 <= cut < len(text) else text)  # some cut short, as a file written half
+
+    try:
+        _, value = read_json_object(str(path), option)
+    except InputFileProblem as problem:
+        said = str(problem)
+        assert said.startswith(f"The file `{path}` given to `{option}` ") and said.endswith(".")
+        assert option != "--config" or SECRET not in said  # a config's values are never quoted
+        return
+    # What the tap let through, the SDK and the tap's own checks take without a traceback.
+    if option == "--catalog":
+        Catalog.from_dict(value)
+        unknown_streams(value, ["interactions"])
+    elif option == "--state":
+        with contextlib.suppress(RunStopped):  # the bookmarks' values: one sentence too (saved_state.py)
+            TapLiine(config=_CONFIG, state=value)
