@@ -28,6 +28,7 @@ from tap_liine.settings import (
     plain_http_warnings,
     unknown_settings,
 )
+from tap_liine.streams.base import TapStream
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -136,6 +137,7 @@ class TapLiine(Tap):
             super().sync_all()
             failed = False
         finally:
+            self._end_work()
             if failed:
                 self.state_pacer.flush()
             if isinstance(self.message_writer, BufferedRecords):
@@ -148,6 +150,21 @@ class TapLiine(Tap):
             self.summary.log(self.resources.observations.noticed, failed=failed)
         if isinstance(late, Cancelled):
             raise late
+
+    def run_sync_dry_run(self, *args: t.Any, **kwargs: t.Any) -> bool:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
+        """`--test` as the SDK's: it stops each stream after its first records; their workers stop too."""
+        try:
+            return super().run_sync_dry_run(*args, **kwargs)
+        finally:
+            self._end_work()
+
+    def _end_work(self) -> None:
+        """Every worker of the run stopped and joined, no request in flight or sent after this."""
+        for stream in self.streams.values():
+            if isinstance(stream, TapStream):
+                stream.release_workers()
+        if self._resources is not None:
+            self._resources.end_run()
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.

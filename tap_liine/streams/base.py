@@ -208,8 +208,15 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
             lambda p, task: batched(self._fetch_on_worker(p, task)),
             workers=self.resources.workers,
             gate=self.resources.gate,
+            threads=self.resources.threads,
         )
         return self._pipeline
+
+    def release_workers(self) -> None:
+        """At the run's end, whether it succeeded or not: the pipeline's workers stop."""
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
 
     def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterator[dict[str, t.Any]]:
         self._local.where = self.describe(context, task)
