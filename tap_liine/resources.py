@@ -102,24 +102,21 @@ class TapResources:
             return self._authenticators[source]
 
     def _new_authenticator(self, source: str) -> APIAuthenticatorBase:
+        # A login goes out as every request does: the shared session, its timeout and retries.
+        shared: dict[str, t.Any] = {"session": self.session, "timeout": self.timeout, "retry": self.retry,
+                                    "logger": self.logger}  # fmt: skip
         if source == "Liine":
             return LiineAuthenticator(
                 api_url=self.config["api_url"],
                 username=self.config.get("username", ""),
                 password=self.config.get("password", ""),
-                session=self.session,
-                timeout=self.timeout,
-                retry=self.retry,
-                logger=self.logger,
+                **shared,
             )
         if source == "Conversations":
             return ConversationsAuthenticator(
                 api_url=self.config["conversations_api_url"],
                 api_key=self.config.get("conversations_api_key", ""),
-                session=self.session,
-                timeout=self.timeout,
-                retry=self.retry,
-                logger=self.logger,
+                **shared,
             )
         if source == "Interactly":
             return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))

@@ -95,6 +95,9 @@ class StartedThreads(WorkerThreads):
         self.started.append(thread)
         return thread
 
+    def alive(self) -> list[threading.Thread]:
+        return [thread for thread in self.started if thread.is_alive()]
+
 
 def quiet_after(url: str) -> list[str]:
     """The API requests the sandbox received, once a request of the test's own has been answered

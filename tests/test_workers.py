@@ -239,17 +239,23 @@ def _windows_config(url: str) -> dict[str, t.Any]:
                         max_parallel_requests=4, retry_wait_seconds=60)  # fmt: skip
 
 
+def _windows_asked(url: str) -> list[str]:
+    """The first day of the window of every interactions request, once the tap is quiet."""
+    asked = [re.search(r"start_date=([0-9-]{10})", path) for path in quiet_after(url)]
+    return sorted(found[1] for found in asked if found)
+
+
 def test_a_run_that_succeeds_has_joined_every_worker_it_started(sandbox) -> None:
     server = sandbox(scale=600, customers=[101])
     threads = StartedThreads()
 
     run = run_tap(_windows_config(server.url), threads=threads)
 
-    assert [thread for thread in threads.started if thread.is_alive()] == []
+    assert threads.alive() == []
     assert len(run.ids("interactions")) == 600
-    asked = quiet_after(server.url)
-    windows = {re.search(r"start_date=([0-9-]{10})", path)[1] for path in asked if "start_date=" in path}  # type: ignore[index]
-    assert len(threads.started) == 1 + len(windows)  # the credentials check, then a worker per window
+    assert len(threads.started) == 1 + len(
+        set(_windows_asked(server.url))
+    )  # the credentials check, a worker per window
 
 
 def test_a_connection_test_stops_the_workers_fetching_ahead_when_it_has_its_records(sandbox) -> None:
@@ -260,10 +266,9 @@ def test_a_connection_test_stops_the_workers_fetching_ahead_when_it_has_its_reco
     with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
         assert tap.run_sync_dry_run(dry_run_record_limit=1)
 
-    assert [thread for thread in threads.started if thread.is_alive()] == []
-    asked = [path for path in quiet_after(server.url) if "start_date=" in path]
+    assert threads.alive() == []
     assert len(threads.started) >= 5  # the credentials check, the first window, at least three ahead of it
-    assert {re.search(r"start_date=([0-9-]{10})", path)[1] for path in asked} >= set(WINDOWS)  # type: ignore[index]
+    assert set(_windows_asked(server.url)) >= set(WINDOWS)
 
 
 def test_a_run_refused_for_good_wakes_the_workers_waiting_to_retry_and_joins_them(sandbox) -> None:
@@ -282,10 +287,9 @@ def test_a_run_refused_for_good_wakes_the_workers_waiting_to_retry_and_joins_the
     with retries_then(500, 3, release), pytest.raises(FatalAPIError, match="403"):
         run_tap(_windows_config(server.url), threads=threads)
 
-    assert [thread for thread in threads.started if thread.is_alive()] == []
+    assert threads.alive() == []
     assert len(threads.started) == 5  # the credentials check, then a worker per window
-    asked = [path for path in quiet_after(server.url) if "start_date=" in path]
-    assert sorted(re.search(r"start_date=([0-9-]{10})", path)[1] for path in asked) == WINDOWS  # type: ignore[index]
+    assert _windows_asked(server.url) == WINDOWS  # each once: no retry went out
 
 
 def test_a_cancel_wakes_the_workers_waiting_to_retry_and_joins_them(sandbox) -> None:
@@ -302,7 +306,6 @@ def test_a_cancel_wakes_the_workers_waiting_to_retry_and_joins_them(sandbox) -> 
         signal.signal(signal.SIGTERM, handlers[0])
         signal.signal(signal.SIGINT, handlers[1])
 
-    assert [thread for thread in threads.started if thread.is_alive()] == []
+    assert threads.alive() == []
     assert len(threads.started) == 5  # the credentials check, then a worker per window
-    asked = [path for path in quiet_after(server.url) if "start_date=" in path]
-    assert sorted(re.search(r"start_date=([0-9-]{10})", path)[1] for path in asked) == WINDOWS  # type: ignore[index]
+    assert _windows_asked(server.url) == WINDOWS  # each once: no retry went out

@@ -199,8 +199,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
             self.authenticator.current_header()
 
     def _start_pipeline(self, context: dict[str, t.Any]) -> PartitionPipeline[t.Any]:
-        if self._pipeline is not None:
-            self._pipeline.close()
+        self.release_workers()
         partitions = [dict(p) for p in (self.partitions or [])]
         later = partitions[partitions.index(context) :] if context in partitions else [context]
         self._pipeline = PartitionPipeline(
@@ -213,7 +212,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         return self._pipeline
 
     def release_workers(self) -> None:
-        """At the run's end, whether it succeeded or not: the pipeline's workers stop."""
+        """The pipeline's workers stop (a new plan, or the run's end whether it succeeded or not)."""
         if self._pipeline is not None:
             self._pipeline.close()
             self._pipeline = None
