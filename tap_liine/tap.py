@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -14,11 +15,13 @@ import typing as t
 import dotenv
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
 from tap_liine.saved_state import StateProblems, check_state
+from tap_liine.sdk_seams import cli_config, write_schema_message
 from tap_liine.settings import (
     BATCH_SIZE_SETTING,
     CONFIG_SCHEMA,
@@ -190,9 +193,25 @@ class TapLiine(Tap):
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1)."""
+        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1).
+
+        `--test=schema` writes the SCHEMA messages a run would write: of the streams and properties
+        `--catalog` selects, under the stream maps. (The SDK's writes every stream, its catalog unread.)
+        Piped into a loader, it creates the tables a run fills, and nothing else: what shards loading
+        side by side need first (orchestrate/).
+        """
         with cls._ending_plainly():
-            super().cb_test(ctx, param, value)
+            if value != CliTestOptionValue.Schema.value:
+                super().cb_test(ctx, param, value)
+                return
+            (config, parse_env), catalog = cli_config(ctx), ctx.params.get("catalog")
+            tap = cls(
+                config=config, parse_env_config=parse_env, catalog=None if catalog is None else json.load(catalog)
+            )
+            for stream in tap.streams.values():
+                if stream.selected:
+                    write_schema_message(stream)
+            ctx.exit()
 
     @classmethod
     @contextlib.contextmanager
