@@ -10,6 +10,7 @@ JSON types, field names and the parser's line and column.
 from __future__ import annotations
 
 import json
+import sys
 import typing as t
 
 from tap_liine.errors import RunStopped, json_type
@@ -32,8 +33,11 @@ def read_json_object(path: str, option: str) -> tuple[str, dict[str, t.Any]]:
         return InputFileProblem(f"The file `{path}` given to `{option}` {what}.")
 
     try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
+        if path == "-":  # standard input, as the SDK's own options (click.File) take it
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
     except FileNotFoundError:
         raise problem("does not exist") from None
     except IsADirectoryError:

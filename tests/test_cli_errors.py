@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -292,6 +293,14 @@ def test_a_listing_to_a_reader_that_stops_early_ends_quietly() -> None:
 
     assert listing.stderr.read() == ""
     assert listing.wait(timeout=60) == 1
+
+
+def test_a_file_may_be_standard_input_as_with_the_sdk(monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"bookmarks": {}}'))
+    assert read_json_object("-", "--state") == ('{"bookmarks": {}}', {"bookmarks": {}})
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(InputFileProblem, match=r"^The file `-` given to `--catalog` is empty; "):
+        read_json_object("-", "--catalog")
 
 
 # ----- any file at all: used, or refused in one sentence -------------------------------------
