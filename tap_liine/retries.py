@@ -12,6 +12,7 @@ Workers retrying one source for one reason at once say so in one line (`RetryNot
 from __future__ import annotations
 
 import dataclasses
+import logging
 import random
 import threading
 import time
@@ -25,7 +26,6 @@ from tap_liine.errors import RetryLater, UnauthorizedRetry
 from tap_liine.gate import Stopped
 
 if t.TYPE_CHECKING:
-    import logging
     from collections.abc import Generator
 
 RETRIABLE_ERRORS = (
@@ -122,7 +122,8 @@ class RetryNotices:
     worker gets the same answer from a source, and says it once. The first worker to back off
     for a source and a kind of failure (an HTTP status, else the error's type) says so; the
     others that back off for the same while it waits stay silent (the run summary counts every
-    retry). A different source or kind of failure is always said, and so is each further wait."""
+    retry, and DEBUG shows each). A different source or kind of failure is always said, and so is
+    each further wait."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self._logger = logger
@@ -135,7 +136,7 @@ class RetryNotices:
         key = (source, str(response.status_code) if response is not None else type(error).__name__)
         with self._lock:
             now = time.monotonic()
-            if now < self._quiet_until.get(key, 0.0):
-                return
-            self._quiet_until[key] = now + wait
-        self._logger.warning(message, *args)
+            said = now < self._quiet_until.get(key, 0.0)
+            if not said:
+                self._quiet_until[key] = now + wait
+        self._logger.log(logging.DEBUG if said else logging.WARNING, message, *args)

@@ -68,8 +68,8 @@ def run_tap(
     handler = logging.StreamHandler(log)
     root = logging.getLogger()
     root.addHandler(handler)
-    for name in ("tap-liine", "singer_sdk.metrics"):
-        logging.getLogger(name).setLevel(logging.INFO)  # as the CLI's logging config does
+    for name in ("tap-liine", "singer_sdk.metrics"):  # INFO as the CLI's logging config, or DEBUG if a test chose it
+        logging.getLogger(name).setLevel(min(logging.getLogger(name).level or logging.INFO, logging.INFO))
     try:
         with contextlib.redirect_stdout(out):
             tap = TapLiine(config=config, state=state, catalog=catalog, validate_config=True)

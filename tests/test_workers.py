@@ -207,7 +207,8 @@ WINDOWS = ["2025-11-01", "2025-12-01", "2025-12-31", "2026-01-30"]  # the first 
 
 
 class OnRetries(logging.Handler):
-    """Does `then` once the tap has logged its `count`-th retry of a request answered `status`."""
+    """Does `then` once the tap has logged its `count`-th retry of a request answered `status` (a
+    wait already said is logged again at DEBUG only)."""
 
     def __init__(self, status: int, count: int, then: t.Callable[[], object]) -> None:
         super().__init__()
@@ -215,7 +216,7 @@ class OnRetries(logging.Handler):
         self._lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno == logging.WARNING and self._said in record.getMessage():
+        if record.levelno in (logging.WARNING, logging.DEBUG) and self._said in record.getMessage():
             with self._lock:
                 self._seen += 1
                 now = self._seen == self._count
@@ -225,11 +226,14 @@ class OnRetries(logging.Handler):
 
 @contextlib.contextmanager
 def retries_then(status: int, count: int, then: t.Callable[[], object]) -> t.Iterator[None]:
-    handler = OnRetries(status, count, then)
+    handler, tap_log = OnRetries(status, count, then), logging.getLogger("tap-liine")
+    level = tap_log.level
     logging.getLogger().addHandler(handler)
+    tap_log.setLevel(logging.DEBUG)
     try:
         yield
     finally:
+        tap_log.setLevel(level)
         logging.getLogger().removeHandler(handler)
 
 
