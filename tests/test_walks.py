@@ -380,3 +380,45 @@ def test_a_server_ignoring_the_day_filters_ends_each_walk_on_a_page_wholly_older
     # Each walk stops at its first page wholly older than the day before its window, not at the end of the data.
     windows = day_windows(start, dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1), 30)
     assert [len(sent(server.url, f"start_date={w.first}&")) for w in windows] == [1, 10, 15, 3, 1]
+
+
+def test_interactions_created_during_an_unfinished_backfill_arrive_in_the_next_run(sandbox) -> None:
+    # The backfill stops before a crowded second (25 calls, pages of at most 10); after its second window
+    # was read, a late call is back-dated into that window and a new one comes in now.
+    server = sandbox(scale=200, customers=[101], days=60, tie_burst=25, tie_burst_type="call", max_limit=10)
+    api = server.apis[0]
+    start = dt.date(2026, 8, 1)
+    config = liine_config(
+        server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30,
+        max_parallel_requests=1,  # windows one after another: the 12th request is the third window's first
+    )  # fmt: skip
+    expected = set(api.expected_ids([101], start))
+    oldest = len(api.by_customer[101]) - 1  # in the second window (2026-08-31..2026-09-29)
+    requests.post(f"{server.url}/_sandbox/liine/create-later", json={"after": 11, "places": [oldest, 0]}, timeout=10)
+
+    first = run_tap(config)
+
+    assert api.created == [226, 227]
+    late, now = api.by_id[226], api.by_id[227]
+    assert (late.start, now.start) == (api.by_customer[101][-1].start, max(r.start for r in api.by_customer[101]))
+    assert 226 not in first.ids("interactions") and 227 in first.ids("interactions")
+    began = first.tap.resources.run_started  # type: ignore[union-attr]
+    assert partitions(first.last_state, "interactions")[101]["backfill"] == {
+        "started": began.isoformat(), "done_through": "2026-09-29"
+    }  # fmt: skip
+
+    api.max_limit = 1000  # the cause is fixed
+    second = run_tap(config, state=first.last_state)
+
+    ids = second.ids("interactions")
+    assert len(ids) == len(set(ids)) and 226 in ids
+    assert set(first.ids("interactions")) | set(ids) == expected | {226, 227}
+    # The finished windows are walked once more, first, for what changed since the backfill began (a day early).
+    since = (began.date() - dt.timedelta(days=1)).isoformat()
+    catch_up = sent(server.url, f"updated_date={since}&")
+    assert catch_up[0] == (
+        "/call_log/interactions/?customer_id=101&limit=10&start_date=2026-08-01&end_date=2026-09-30"
+        f"&updated_date={since}&include_is_spam_likely=true"
+    )
+    assert all("&start_date=2026-08-01&end_date=2026-09-30&" in path for path in catch_up)
+    assert partitions(second.last_state, "interactions")[101]["replication_key_value"] == began.isoformat()
