@@ -3,7 +3,8 @@
 A retriable error (429, 5xx, an error carrying Retry-After, a timeout, a reset, an
 unreadable body) is tried again up to `max_retries` tries in all. The wait before the next
 try is the server's Retry-After when it gave one (the request gate holds every other thread
-meanwhile), none before a re-login, else exponential from `retry_wait_seconds`. A request
+meanwhile), none before a re-login, else exponential from `retry_wait_seconds`; a run that
+fails, is cancelled or ends meanwhile cuts the wait short (the gate's `sleep`). A request
 that exhausts its tries fails the run with one sentence naming what was asked and answered.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import time
 import typing as t
 
-import backoff
 import requests
+import tenacity
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_liine.errors import RetryLater, UnauthorizedRetry
@@ -39,19 +41,22 @@ class RetryPolicy:
     tries: int = 5
     first_wait: float = 2.0
     longest_wait: float = 300.0  # the longest Retry-After waited for
+    # How a wait is waited: the tap's is the request gate's, which a failed or ended run cuts short.
+    sleep: t.Callable[[float], None] = time.sleep
 
     @classmethod
-    def from_config(cls, config: t.Mapping[str, t.Any]) -> RetryPolicy:
+    def from_config(cls, config: t.Mapping[str, t.Any], sleep: t.Callable[[float], None] = time.sleep) -> RetryPolicy:
         return cls(
             tries=int(config.get("max_retries", cls.tries)),
             first_wait=float(config.get("retry_wait_seconds", cls.first_wait)),
             longest_wait=float(config.get("max_retry_after_seconds", cls.longest_wait)),
+            sleep=sleep,
         )
 
-    def waits(self) -> Generator[float, t.Any, None]:
-        """Waits between the tries of one request (backoff sends each error in; it counts the tries)."""
+    def waits(self) -> Generator[float, BaseException | None, None]:
+        """Waits between the tries of one request: primed with next(), then each error is sent in."""
         backoffs = 0
-        error = yield 0.0  # backoff primes the generator with send(None) and discards this
+        error = yield 0.0
         while True:
             if isinstance(error, UnauthorizedRetry):
                 wait = 0.0
@@ -71,23 +76,28 @@ class RetryPolicy:
         self,
         func: F,
         *,
-        on_backoff: t.Callable[[t.Any], None],
+        on_backoff: t.Callable[[dict[str, t.Any]], None],
         unreachable: t.Callable[[BaseException], str],
     ) -> F:
         """`func` retried by this policy; giving up fails the run with one sentence (`unreachable`
-        says what could not be reached when no answer came at all)."""
-        decorated = backoff.on_exception(
-            self.waits,
-            RETRIABLE_ERRORS,
-            max_tries=self.tries,
-            on_backoff=on_backoff,
-            jitter=self.jitter,
-            logger=None,
-        )(func)
+        says what could not be reached when no answer came at all). `on_backoff` is told of each
+        retry (`tries` so far, the `wait` ahead, the `exception`) before its wait."""
 
         def call(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            waits = self.waits()
+            next(waits)
+            attempts = tenacity.Retrying(
+                retry=tenacity.retry_if_exception_type(RETRIABLE_ERRORS),
+                stop=tenacity.stop_after_attempt(self.tries),
+                wait=lambda state: self.jitter(waits.send(_error(state))),
+                before_sleep=lambda state: on_backoff(
+                    {"tries": state.attempt_number, "wait": state.upcoming_sleep, "exception": _error(state)}
+                ),
+                sleep=self.sleep,
+                reraise=True,
+            )
             try:
-                return decorated(*args, **kwargs)
+                return attempts(func, *args, **kwargs)
             except Stopped:
                 raise
             except RetriableAPIError as exc:
@@ -98,3 +108,7 @@ class RetryPolicy:
                 raise FatalAPIError(msg) from None
 
         return t.cast("F", call)
+
+
+def _error(state: tenacity.RetryCallState) -> BaseException | None:
+    return state.outcome.exception() if state.outcome is not None else None

@@ -20,6 +20,7 @@ import datetime as dt
 import typing as t
 
 from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE
+from tap_liine.errors import a_json_type
 from tap_liine.instants import read_datetime
 
 if t.TYPE_CHECKING:
@@ -45,7 +46,7 @@ def check_state(state: TapState, streams: t.Mapping[str, Stream], now: dt.dateti
             logger.info("The state's bookmarks of stream `%s` are ignored: the tap has no such stream.", name)
             continue
         if not isinstance(stream_state, dict):
-            problems.append(f"The state of stream `{name}` must be an object; it is {_kind(stream_state)}.")
+            problems.append(f"The state of stream `{name}` must be an object; it is {a_json_type(stream_state)}.")
             continue
         configured = _configured_partitions(stream, streams)
         _spread_stream_bookmark(stream, stream_state, configured, problems, logger)
@@ -131,7 +132,7 @@ def _check_partition(
 def _backfill_problem(marker: t.Any) -> str | None:
     """What is wrong with a `backfill` marker ({"started": date-time, "done_through": date}), if anything."""
     if not isinstance(marker, dict):
-        return f"must be an object with `started` and `done_through`; it is {_kind(marker)}"
+        return f"must be an object with `started` and `done_through`; it is {a_json_type(marker)}"
     if read_datetime(marker.get("started")) is None:
         return "needs `started`, an ISO-8601 date-time such as 2026-01-31T08:00:00+00:00"
     done = marker.get("done_through")
@@ -155,12 +156,6 @@ def _key(context: t.Any) -> tuple[tuple[str, str], ...]:
 
 def _words(context: dict[str, t.Any]) -> str:
     return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
-
-
-def _kind(value: t.Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
 
 
 def _clip(value: t.Any) -> str:

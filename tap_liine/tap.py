@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -14,11 +15,13 @@ import typing as t
 import dotenv
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.tap_base import CliTestOptionValue
 
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
 from tap_liine.saved_state import StateProblems, check_state
+from tap_liine.sdk_seams import cli_config, write_schema_message
 from tap_liine.settings import (
     BATCH_SIZE_SETTING,
     CONFIG_SCHEMA,
@@ -28,6 +31,7 @@ from tap_liine.settings import (
     plain_http_warnings,
     unknown_settings,
 )
+from tap_liine.streams.base import TapStream
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -136,6 +140,7 @@ class TapLiine(Tap):
             super().sync_all()
             failed = False
         finally:
+            self._end_work()
             if failed:
                 self.state_pacer.flush()
             if isinstance(self.message_writer, BufferedRecords):
@@ -148,6 +153,21 @@ class TapLiine(Tap):
             self.summary.log(self.resources.observations.noticed, failed=failed)
         if isinstance(late, Cancelled):
             raise late
+
+    def run_sync_dry_run(self, *args: t.Any, **kwargs: t.Any) -> bool:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
+        """`--test` as the SDK's: it stops each stream after its first records; their workers stop too."""
+        try:
+            return super().run_sync_dry_run(*args, **kwargs)
+        finally:
+            self._end_work()
+
+    def _end_work(self) -> None:
+        """Every worker of the run stopped and joined, no request in flight or sent after this."""
+        for stream in self.streams.values():
+            if isinstance(stream, TapStream):
+                stream.release_workers()
+        if self._resources is not None:
+            self._resources.end_run()
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.
@@ -173,9 +193,25 @@ class TapLiine(Tap):
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1)."""
+        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1).
+
+        `--test=schema` writes the SCHEMA messages a run would write: of the streams and properties
+        `--catalog` selects, under the stream maps. (The SDK's writes every stream, its catalog unread.)
+        Piped into a loader, it creates the tables a run fills, and nothing else: what shards loading
+        side by side need first (orchestrate/).
+        """
         with cls._ending_plainly():
-            super().cb_test(ctx, param, value)
+            if value != CliTestOptionValue.Schema.value:
+                super().cb_test(ctx, param, value)
+                return
+            (config, parse_env), catalog = cli_config(ctx), ctx.params.get("catalog")
+            tap = cls(
+                config=config, parse_env_config=parse_env, catalog=None if catalog is None else json.load(catalog)
+            )
+            for stream in tap.streams.values():
+                if stream.selected:
+                    write_schema_message(stream)
+            ctx.exit()
 
     @classmethod
     @contextlib.contextmanager

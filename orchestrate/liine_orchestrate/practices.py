@@ -69,6 +69,10 @@ class Practices(pydantic.BaseModel):
             for n in range(self.shards)
         ]
 
+    def every_id(self) -> Shard:
+        """All ids as one shard: the settings of the tables step, which reads no data."""
+        return Shard(0, {name: list(getattr(self, name)) for name in SOURCES})
+
 
 @dataclasses.dataclass(frozen=True)
 class Shard:
