@@ -422,3 +422,53 @@ def test_interactions_created_during_an_unfinished_backfill_arrive_in_the_next_r
     )
     assert all("&start_date=2026-08-01&end_date=2026-09-30&" in path for path in catch_up)
     assert partitions(second.last_state, "interactions")[101]["replication_key_value"] == began.isoformat()
+
+
+def test_a_crowded_second_without_a_count_keeps_the_backfill_and_the_next_run_reads_it(sandbox) -> None:
+    # 25 calls in one second, pages of at most 10, and no `count` to cross-check: the calls the API
+    # cannot page to must keep the range for the next run, which reads them once the cause is fixed.
+    server = sandbox(
+        scale=200, customers=[101], days=60, tie_burst=25, tie_burst_type="call", max_limit=10,
+        readings={"liine.count": "missing"},
+    )  # fmt: skip
+    api = server.apis[0]
+    start = dt.date(2026, 8, 1)
+    config = liine_config(server.url, customer_ids=[101], start_date=f"{start}T00:00:00Z", page_size=10, window_days=30)
+    expected = set(api.expected_ids([101], start))
+    crowded = collections.Counter(r.start for r in api.by_customer[101]).most_common(1)[0][0]
+    calls = {r.id for r in api.by_customer[101] if r.start == crowded and r.type == "call"}
+
+    first = run_tap(config)
+
+    missing = expected - set(first.ids("interactions"))
+    assert missing <= calls and len(missing) == len(calls) - 10 == 16
+    assert "the next run reads this range again" in first.log
+    began = first.tap.resources.run_started.isoformat()  # type: ignore[union-attr]
+    assert partitions(first.last_state, "interactions")[101] == {
+        "context": {"customer_id": 101},
+        "backfill": {"started": began, "done_through": "2026-09-29"},
+    }
+
+    api.max_limit = 1000  # the cause is fixed
+    second = run_tap(config, state=first.last_state)
+    assert missing <= set(second.ids("interactions"))
+    assert "next run" not in second.log
+
+
+def test_a_walk_of_one_interaction_is_read_to_proof_without_a_warning(sandbox) -> None:
+    # One interaction updated since the bookmark: a page of one, which no server caps at.
+    server = sandbox(scale=200, customers=[101], days=60)
+    api = server.apis[0]
+    config = liine_config(server.url, customer_ids=[101], start_date="2026-08-01T00:00:00Z", lookback_days=0)
+    state = {"bookmarks": {"interactions": {"partitions": [
+        {"context": {"customer_id": 101}, "replication_key": "updated_at",
+         "replication_key_value": "2026-11-29T00:00:00Z"},
+    ]}}}  # fmt: skip
+    touched = requests.post(f"{server.url}/_sandbox/liine/touch", json={"ids": [5]}, timeout=10).json()
+
+    run = run_tap(config, state=state)
+
+    assert run.ids("interactions") == [5]
+    assert "may have been missed" not in run.log and "next run" not in run.log
+    assert partitions(run.last_state, "interactions")[101]["replication_key_value"] == touched["updated_at"]
+    assert api.by_id[5].revision == 1
