@@ -178,12 +178,16 @@ class ResilientHTTP:
         if isinstance(error, UnauthorizedRetry):
             return  # said once per refused token, by the authenticator; counted as a re-login
         self.tally("retries")
-        self.logger.warning(
+        wait = details.get("wait") or 0.0
+        self.resources.retry_notices.backing_off(
+            self.api_name,
+            error,
+            wait,
             "%s (try %d of %d); waiting %.2f s",
             error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}",
             details.get("tries"),
             self.retry_policy.tries,
-            details.get("wait") or 0.0,
+            wait,
         )
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:

@@ -22,7 +22,7 @@ from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
 from tap_liine.pipeline import WorkerThreads, on_worker
-from tap_liine.retries import RetryPolicy
+from tap_liine.retries import RetryNotices, RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -51,6 +51,7 @@ class TapResources:
         self.session.mount("https://", adapter)
         self.logger = logger
         self.observations = Observations(logger)
+        self.retry_notices = RetryNotices(logger)
         self.run_started = dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
@@ -104,7 +105,7 @@ class TapResources:
     def _new_authenticator(self, source: str) -> APIAuthenticatorBase:
         # A login goes out as every request does: the shared session, its timeout and retries.
         shared: dict[str, t.Any] = {"session": self.session, "timeout": self.timeout, "retry": self.retry,
-                                    "logger": self.logger}  # fmt: skip
+                                    "logger": self.logger, "notices": self.retry_notices}  # fmt: skip
         if source == "Liine":
             return LiineAuthenticator(
                 api_url=self.config["api_url"],

@@ -6,12 +6,14 @@ try is the server's Retry-After when it gave one (the request gate holds every o
 meanwhile), none before a re-login, else exponential from `retry_wait_seconds`; a run that
 fails, is cancelled or ends meanwhile cuts the wait short (the gate's `sleep`). A request
 that exhausts its tries fails the run with one sentence naming what was asked and answered.
+Workers retrying one source for one reason at once say so in one line (`RetryNotices`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 import typing as t
 
@@ -23,6 +25,7 @@ from tap_liine.errors import RetryLater, UnauthorizedRetry
 from tap_liine.gate import Stopped
 
 if t.TYPE_CHECKING:
+    import logging
     from collections.abc import Generator
 
 RETRIABLE_ERRORS = (
@@ -112,3 +115,27 @@ class RetryPolicy:
 
 def _error(state: tenacity.RetryCallState) -> BaseException | None:
     return state.outcome.exception() if state.outcome is not None else None
+
+
+class RetryNotices:
+    """One warning per wait, not one per worker: during an outage or a maintenance window every
+    worker gets the same answer from a source, and says it once. The first worker to back off
+    for a source and a kind of failure (an HTTP status, else the error's type) says so; the
+    others that back off for the same while it waits stay silent (the run summary counts every
+    retry). A different source or kind of failure is always said, and so is each further wait."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._lock = threading.Lock()
+        self._quiet_until: dict[tuple[str, str], float] = {}
+
+    def backing_off(self, source: str, error: BaseException | None, wait: float, message: str, *args: t.Any) -> None:
+        """Warn `message` unless a worker already said this source's and kind's current wait."""
+        response = getattr(error, "response", None)
+        key = (source, str(response.status_code) if response is not None else type(error).__name__)
+        with self._lock:
+            now = time.monotonic()
+            if now < self._quiet_until.get(key, 0.0):
+                return
+            self._quiet_until[key] = now + wait
+        self._logger.warning(message, *args)

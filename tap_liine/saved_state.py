@@ -4,7 +4,8 @@ A user, an orchestrator or another variant of the tap may hand over state in sha
 does not write. Each bookmark (`replication_key_value`) must be an ISO-8601 date-time and each
 `backfill` marker what bookmarks.py writes; anything else stops the run with one sentence
 naming the stream, the partition and the value (a bookmark is no patient data), before any
-request, rather than with a traceback or by reading from the wrong day. Besides:
+request, rather than with a traceback or by reading from the wrong day (a state file whose
+`bookmarks` are not objects, which the SDK cannot load, is refused before: cli_files.py). Besides:
 
 - a stream-level bookmark (the SDK's plain shape, without partitions) is applied to every
   configured partition that has none of its own, and said once;
@@ -45,8 +46,9 @@ def check_state(state: TapState, streams: t.Mapping[str, Stream], now: dt.dateti
         if stream is None:
             logger.info("The state's bookmarks of stream `%s` are ignored: the tap has no such stream.", name)
             continue
-        if not isinstance(stream_state, dict):
-            problems.append(f"The state of stream `{name}` must be an object; it is {a_json_type(stream_state)}.")
+        if not isinstance(stream_state.get(PARTITIONS) or [], list):
+            kind = a_json_type(stream_state[PARTITIONS])
+            problems.append(f"The `partitions` of stream `{name}` in the state must be a list; it is {kind}.")
             continue
         configured = _configured_partitions(stream, streams)
         _spread_stream_bookmark(stream, stream_state, configured, problems, logger)

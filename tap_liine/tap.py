@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import io
 import json
 import os
 import signal
@@ -12,11 +13,13 @@ import sys
 import threading
 import typing as t
 
+import click
 import dotenv
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.tap_base import CliTestOptionValue
 
+from tap_liine.cli_files import read_json_object, unknown_streams
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
@@ -42,9 +45,19 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-    import click
     from singer_sdk.streams import Stream
 
+STREAM_TYPES = (
+    InteractionsStream,
+    ConversationsStream,
+    ConversationMessagesStream,
+    AppointmentStatisticsStream,
+    AppointmentTrendsStream,
+)
+OUTPUT_CLOSED = (
+    "The tap's output was closed while it was still writing: the target (or whatever read it) stopped, and its own "
+    "log says why. A run from the last STATE the target saved reads again what was lost."
+)
 CANCELLED_RUN = "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest."
 
 
@@ -171,13 +184,7 @@ class TapLiine(Tap):
 
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.
-        return [
-            InteractionsStream(self),
-            ConversationsStream(self),
-            ConversationMessagesStream(self),
-            AppointmentStatisticsStream(self),
-            AppointmentTrendsStream(self),
-        ]
+        return [stream_type(self) for stream_type in STREAM_TYPES]
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]  # same arguments, passed on
@@ -214,6 +221,39 @@ class TapLiine(Tap):
             ctx.exit()
 
     @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """`--config` as the SDK's, each file checked first (cli_files.py): a bad one ends in one sentence."""
+        with cls._ending_plainly():
+            for path in value:
+                if path != "ENV":
+                    read_json_object(path, "--config")
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """As the SDK's, but `--state` and `--catalog` are read and checked by the tap (`cb_json_file`),
+        so that a missing or malformed file ends in one sentence, not a usage error or a traceback."""
+        command = super().get_singer_command()
+        for number, option in enumerate(command.params):
+            if option.name in ("state", "catalog"):
+                command.params[number] = click.Option(
+                    option.opts, help=getattr(option, "help", None), type=click.STRING, callback=cls.cb_json_file
+                )
+        return command
+
+    @classmethod
+    def cb_json_file(cls, ctx: click.Context, param: click.Parameter, value: str | None) -> io.StringIO | None:  # noqa: ARG003
+        """The checked text of a `--state` or `--catalog` file, readable as the file the SDK expects."""
+        if value is None:
+            return None
+        option = param.opts[0]
+        with cls._ending_plainly():
+            text, decoded = read_json_object(value, option)
+            if option == "--catalog" and (unknown := unknown_streams(decoded, [s.name for s in STREAM_TYPES])):
+                raise RunStopped(unknown)
+        return io.StringIO(text)
+
+    @classmethod
     @contextlib.contextmanager
     def _ending_plainly(cls, cancelled: str = CANCELLED_RUN) -> Iterator[None]:
         try:
@@ -221,9 +261,17 @@ class TapLiine(Tap):
         except (FatalAPIError, RunStopped) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
+        except ConfigValidationError as exc:  # as a run's (the SDK's command says it so only around a run)
+            for error in exc.errors:
+                cls.logger.error("%s", error)  # noqa: TRY400
+            cls.logger.error("Config validation failed")  # noqa: TRY400
+            sys.exit(1)
         except Cancelled as exc:
             cls.logger.warning(cancelled, exc)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # click then ends the process quietly, exit 1
+            cls.logger.error(OUTPUT_CLOSED)  # noqa: TRY400 - the message says it all
+            raise
 
 
 if __name__ == "__main__":

@@ -244,3 +244,18 @@ def test_a_wrong_practices_file_is_one_sentence_naming_the_setting(tmp_path, set
     done = _split(tmp_path, **settings)
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr == f"The practices file {tmp_path / 'practices.yml'} is not valid: {said}.\n"
+
+
+def test_shards_printed_to_a_reader_that_stops_early_end_quietly(tmp_path) -> None:
+    path = tmp_path / "practices.yml"
+    path.write_text(
+        yaml.safe_dump({"meltano_project": str(ROOT), "loader": "target-postgres", "shards": 1, "customer_ids": [1]})
+    )
+    listing = subprocess.Popen([str(DAGSTER.parent / "python"), "-m", "liine_orchestrate.practices"],
+                               cwd=ROOT / "orchestrate", env={**os.environ, "LIINE_PRACTICES": str(path)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # as `| head` does once it has read enough: the shards go nowhere
+
+    assert listing.stderr.read() == ""
+    assert listing.wait(timeout=60) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import typing as t
 from pathlib import Path
 
@@ -129,7 +130,12 @@ def main() -> None:
         practices = load()
     except PracticesError as error:
         raise SystemExit(str(error)) from None
-    print(json.dumps({shard.name: shard.ids for shard in practices.split()}, indent=2))
+    try:
+        print(json.dumps({shard.name: shard.ids for shard in practices.split()}, indent=2), flush=True)
+    except BrokenPipeError:  # a reader that stops early (`| head`): quietly, exit 1
+        # Python would fail again flushing stdout at exit: point it at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":
