@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import statistics
+import typing as t
 
 from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.__main__ import build_parser, build_server
@@ -11,10 +12,15 @@ from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.liine import LiineApi
 
 
+def demo_apis() -> list[t.Any]:
+    """The APIs of the demo's sandbox (its defaults), on a free port."""
+    with build_server(build_parser().parse_args(["--port", "0"])) as server:
+        return server.apis
+
+
 def test_the_demo_data_has_a_practices_proportions() -> None:
     """Per location most inbound calls are answered; per channel most booked patients attend."""
-    server = build_server(build_parser().parse_args([]))  # the demo's sandbox, not started
-    [liine] = [api for api in server.apis if isinstance(api, LiineApi)]
+    [liine] = [api for api in demo_apis() if isinstance(api, LiineApi)]
     records = [liine.record(row) for row in list(liine.by_id.values())[::5]]  # 2,000 of them: quick, and enough
     calls: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     visits: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
@@ -34,8 +40,7 @@ def test_the_demo_data_has_a_practices_proportions() -> None:
 
 def test_the_demo_practice_answers_patients_within_hours() -> None:
     """Per location, the median wait from a patient's first message to the staff's first reply after it."""
-    server = build_server(build_parser().parse_args([]))
-    [conversations] = [api for api in server.apis if isinstance(api, ConversationsApi)]
+    [conversations] = [api for api in demo_apis() if isinstance(api, ConversationsApi)]
     for location, items in conversations.conversations.items():
         waits = []
         for conversation in items:
