@@ -15,6 +15,7 @@ import decimal
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import typing as t
 import uuid
@@ -24,9 +25,6 @@ import duckdb
 import psycopg
 import pytest
 
-from tap_liine.sandbox.conversations import ConversationsApi
-from tap_liine.sandbox.interactly import InteractlyApi
-from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
 from tests import mart_truth, postgres
 from tests.meltano_project import MELTANO, ROOT, meltano, meltano_run, pg_env, tap_config
@@ -213,19 +211,16 @@ def _run_subsets(adapter: str, connection: dict[str, str], env: dict[str, str], 
 
 
 @pytest.fixture(scope="module")
-def server() -> t.Iterator[SandboxServer]:
-    apis = [LiineApi(scale=3000), ConversationsApi(conversations_per_location=60), InteractlyApi(days=60)]
-    with SandboxServer(apis) as running:
-        yield running
+def server(duckdb_loaded) -> SandboxServer:
+    return duckdb_loaded[0]
 
 
 @pytest.fixture(scope="module")
-def duckdb_built(server, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
-    """The marts of the full build (through Meltano), then the subsets' steps with their marts."""
+def duckdb_built(duckdb_loaded, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
+    """The marts of the full build (through Meltano) on a copy of the session's DuckDB load,
+    then the subsets' steps with their marts."""
     tmp = tmp_path_factory.mktemp("duckdb")
-    warehouse = tmp / "warehouse.duckdb"
-    meltano_run(server, "tap-liine", "target-duckdb", env={"TARGET_DUCKDB_FILEPATH": str(warehouse)},
-                state_id=uuid.uuid4().hex, full=True)  # fmt: skip
+    warehouse = Path(shutil.copyfile(duckdb_loaded[1], tmp / "warehouse.duckdb"))  # dbt builds in it
     env = {"DBT_DUCKDB_PATH": str(warehouse), "DBT_DUCKDB_SCHEMA": "analytics"}
     meltano("invoke", "dbt-duckdb", "build", env=env)  # tap_liine__timezone: the default, America/New_York
     query = _duckdb_query(warehouse)

@@ -32,22 +32,14 @@ def server() -> t.Iterator[SandboxServer]:
         yield running
 
 
-def test_duckdb_lands_exactly_the_sandbox_truth(server, tmp_path) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    meltano_run(
-        server,
-        "tap-liine",
-        "target-duckdb",
-        env={"TARGET_DUCKDB_FILEPATH": str(warehouse)},
-        state_id=uuid.uuid4().hex,
-        full=True,
-    )
-
+def test_duckdb_lands_exactly_the_sandbox_truth(duckdb_loaded) -> None:
+    server, warehouse = duckdb_loaded  # meltano run tap-liine target-duckdb, a full refresh
     expected = expected_rows(server.apis, tap_config())
-    con = duckdb.connect(str(warehouse), read_only=True)
-    landed = {s: con.sql(f"select count(*) from liine.{s}").fetchone()[0] for s in STREAMS}  # type: ignore[index]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        landed = {s: con.sql(f"select count(*) from liine.{s}").fetchone()[0] for s in STREAMS}  # type: ignore[index]
+        distinct = con.sql("select count(distinct id) from liine.interactions").fetchone()[0]  # type: ignore[index]
     assert landed == expected
-    assert con.sql("select count(distinct id) from liine.interactions").fetchone()[0] == expected["interactions"]  # type: ignore[index]
+    assert distinct == expected["interactions"]
 
 
 def _connect(pg: postgres.Postgres) -> psycopg.Connection:
