@@ -77,3 +77,19 @@ def duckdb_loaded(tmp_path_factory) -> t.Iterator[tuple[SandboxServer, Path]]:
         meltano_project.meltano_run(server, "tap-liine", "target-duckdb", env=env, state_id=uuid.uuid4().hex, full=True)
         assert not warehouse.with_name(warehouse.name + ".wal").exists()  # all of it is in the one file
         yield server, warehouse
+
+
+@pytest.fixture(scope="session")
+def postgres_loaded(duckdb_loaded) -> t.Iterator[tuple[SandboxServer, postgres.Postgres]]:
+    """duckdb_loaded's APIs loaded with `meltano run tap-liine target-postgres` (meltano.yml's
+    defaults) into schema `liine` of a PostgreSQL of its own (in America/New_York, as `pg`): one
+    load for every module that reads it. Never changed: build in a copy (postgres.copy), load
+    other schemas beside it."""
+    bindir = postgres.binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
+    server = duckdb_loaded[0]
+    for pg in postgres.start(bindir, timezone="America/New_York"):
+        env = meltano_project.pg_env(pg, "liine")
+        meltano_project.meltano_run(server, "tap-liine", "target-postgres", env=env, state_id=uuid.uuid4().hex)
+        yield server, pg

@@ -18,7 +18,6 @@ import os
 import shutil
 import subprocess
 import typing as t
-import uuid
 from pathlib import Path
 
 import duckdb
@@ -27,7 +26,7 @@ import pytest
 
 from tap_liine.sandbox.server import SandboxServer
 from tests import mart_truth, postgres
-from tests.meltano_project import MELTANO, ROOT, meltano, meltano_run, pg_env, tap_config
+from tests.meltano_project import MELTANO, ROOT, meltano, pg_env, tap_config
 
 pytestmark = pytest.mark.e2e
 
@@ -230,23 +229,20 @@ def duckdb_built(duckdb_loaded, tmp_path_factory) -> tuple[Marts, list[dict[str,
 
 
 @pytest.fixture(scope="module")
-def postgres_built(server, tmp_path_factory) -> t.Iterator[tuple[Marts, list[dict[str, t.Any]]]]:
-    bindir = postgres.binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
-    for pg in postgres.start(bindir, timezone="America/New_York"):
-        loader = pg_env(pg, "liine")
-        meltano_run(server, "tap-liine", "target-postgres", env=loader, state_id=uuid.uuid4().hex)
-        # dbt-postgres reads target-postgres's connection (meltano.yml): nothing of its own.
-        meltano("invoke", "dbt-postgres", "build", "--vars", f"{{tap_liine__timezone: {ZONES['postgres']}}}",
-                env=loader)  # fmt: skip
-        query = _postgres_query(pg)
-        marts = _read(query, "analytics")
-        dbt_env = {**os.environ, "DBT_POSTGRES_HOST": pg.host, "DBT_POSTGRES_PORT": str(pg.port),
-                   "DBT_POSTGRES_USER": pg.user, "DBT_POSTGRES_DBNAME": pg.database,
-                   "DBT_POSTGRES_SCHEMA": "analytics"}  # fmt: skip
-        steps = _run_subsets("postgres", {"dsn": pg.dsn()}, dbt_env, tmp_path_factory.mktemp("postgres"))
-        yield marts, [{**step, "marts": _read(query, f"kept_{n}")} for n, step in enumerate(steps)]
+def postgres_built(postgres_loaded, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
+    """As duckdb_built, on a copy of the session's PostgreSQL load (in America/New_York)."""
+    pg = postgres.copy(postgres_loaded[1], "dbt_build")
+    loader = pg_env(pg, "liine")
+    # dbt-postgres reads target-postgres's connection (meltano.yml): nothing of its own.
+    meltano("invoke", "dbt-postgres", "build", "--vars", f"{{tap_liine__timezone: {ZONES['postgres']}}}",
+            env=loader)  # fmt: skip
+    query = _postgres_query(pg)
+    marts = _read(query, "analytics")
+    dbt_env = {**os.environ, "DBT_POSTGRES_HOST": pg.host, "DBT_POSTGRES_PORT": str(pg.port),
+               "DBT_POSTGRES_USER": pg.user, "DBT_POSTGRES_DBNAME": pg.database,
+               "DBT_POSTGRES_SCHEMA": "analytics"}  # fmt: skip
+    steps = _run_subsets("postgres", {"dsn": pg.dsn()}, dbt_env, tmp_path_factory.mktemp("postgres"))
+    return marts, [{**step, "marts": _read(query, f"kept_{n}")} for n, step in enumerate(steps)]
 
 
 @pytest.fixture(scope="module")
