@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import typing as t
 import uuid
 from pathlib import Path
@@ -93,3 +94,12 @@ def postgres_loaded(duckdb_loaded) -> t.Iterator[tuple[SandboxServer, postgres.P
         env = meltano_project.pg_env(pg, "liine")
         meltano_project.meltano_run(server, "tap-liine", "target-postgres", env=env, state_id=uuid.uuid4().hex)
         yield server, pg
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory) -> Path:
+    """`uv build`'s wheel and sdist of this checkout, in a folder of their own (as `make dist`)."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([str(meltano_project.ROOT / ".venv" / "bin" / "uv"), "build", "-q", "-o", str(out)],
+                   cwd=meltano_project.ROOT, check=True, timeout=300)  # fmt: skip
+    return out

@@ -27,7 +27,6 @@ from tests.helpers import expected_interactions
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-UV = ROOT / ".venv" / "bin" / "uv"
 MARKER = "<!-- tested: meltano commands -->"
 SECRETS = {
     "liine-password.txt": "Pr0d-Liine-Secret",
@@ -152,13 +151,11 @@ def test_the_sandbox_keeps_its_own_secrets_after_production_ones_are_set(tmp_pat
 
 
 @pytest.fixture(scope="module")
-def definition(tmp_path_factory) -> Path:
+def definition(dist) -> Path:
     """`make dist`'s dist/tap-liine.yml: the Hub definition whose pip_url is the wheel just built."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from dist_definition import write_definition
 
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([str(UV), "build", "-q", "-o", str(dist)], cwd=ROOT, check=True, timeout=300)
     return write_definition(dist)
 
 
