@@ -53,7 +53,8 @@ def _counts(pg: postgres.Postgres, schema: str) -> dict[str, int]:
         return {s: con.execute(f"select count(*) from {schema}.{s}").fetchone()[0] for s in STREAMS}  # type: ignore[index]
 
 
-def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> None:
+def test_postgres_types_values_and_incremental_updates_in_place(server, postgres_loaded) -> None:
+    pg = postgres_loaded[1]  # that PostgreSQL, a schema of its own; a sandbox of its own (it changes it)
     schema, state_id = "liine_labs", uuid.uuid4().hex
     meltano_run(server, "tap-liine", "target-postgres", env=pg_env(pg, schema), state_id=state_id)
 
@@ -109,7 +110,8 @@ def test_postgres_types_values_and_incremental_updates_in_place(server, pg) -> N
         assert dupes == 0
 
 
-def test_an_independent_target_loads_the_same_rows(server, pg) -> None:
+def test_an_independent_target_loads_the_same_rows(postgres_loaded) -> None:
+    server, pg = postgres_loaded
     schema = "liine_pipelinewise"
     env = {
         "TARGET_POSTGRES_PIPELINEWISE_HOST": pg.host,
