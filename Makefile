@@ -50,12 +50,13 @@ $(DAGSTER): orchestrate/requirements.txt | $(STAMP)
 	VIRTUAL_ENV=$(DAGSTER_VENV) $(BIN)/uv pip sync -q orchestrate/requirements.txt
 	touch $@
 
-# Every plugin of meltano.yml: the tests and benchmarks load into each of them.
-$(MELTANO_STAMP): $(MELTANO) meltano.yml
+# Every plugin of meltano.yml: the tests and benchmarks load into each of them. Again when
+# pyproject.toml changes: the tap is installed into Meltano's venv of it with its dependencies.
+$(MELTANO_STAMP): $(MELTANO) meltano.yml pyproject.toml
 	$(MELTANO) install
 	touch $@ $(DEMO_STAMP)
 
-$(DEMO_STAMP): $(MELTANO) meltano.yml
+$(DEMO_STAMP): $(MELTANO) meltano.yml pyproject.toml
 	$(MELTANO) install $(DEMO_PLUGINS)
 	touch $@
 

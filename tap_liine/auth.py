@@ -29,7 +29,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_liine.errors import LoginError, api_message
 from tap_liine.gate import retry_later
 from tap_liine.instants import parse_datetime
-from tap_liine.retries import RetryPolicy
+from tap_liine.retries import RetryNotices, RetryPolicy
 
 RENEW_MARGIN_SECONDS = 60.0
 
@@ -44,14 +44,22 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
 
     header_name = "Authorization"
     source = "API"  # the source's name in messages
+    api_name = "API"  # and as its streams name it (`TapStream.api_name`)
 
     def __init__(
-        self, *, session: requests.Session, timeout: float, retry: RetryPolicy, logger: logging.Logger
+        self,
+        *,
+        session: requests.Session,
+        timeout: float,
+        retry: RetryPolicy,
+        logger: logging.Logger,
+        notices: RetryNotices,
     ) -> None:
         super().__init__()
         self._session = session
         self._timeout = timeout
         self._logger = logger
+        self._notices = notices  # the tap's: a login's retries and its streams' requests' are said together
         self._lock = threading.Lock()
         self._header_value: str | None = None
         self._renew_at: float | None = None  # time.monotonic(); None: used until the API refuses it
@@ -128,9 +136,10 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         return response
 
     def _retrying(self, details: t.Any) -> None:
-        self._logger.warning(
-            "%s (try %d of %d); waiting %.2f s", details.get("exception"), details.get("tries"), self._retry.tries,
-            details.get("wait") or 0.0,
+        error, wait = details.get("exception"), details.get("wait") or 0.0
+        self._notices.backing_off(
+            self.api_name, error, wait, "%s (try %d of %d); waiting %.2f s", error, details.get("tries"),
+            self._retry.tries, wait,
         )  # fmt: skip
 
     def _unreachable(self, error: BaseException) -> str:
@@ -141,6 +150,7 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
     """`POST /call_log/authenticate/` with username and password; the token comes as `bearer ...`."""
 
     source = "Liine"
+    api_name = "Liine"
 
     def __init__(self, *, api_url: str, username: str, password: str, **kwargs: t.Any) -> None:
         self._url = api_url.rstrip("/") + "/call_log/authenticate/"
@@ -175,6 +185,7 @@ class ConversationsAuthenticator(ExchangedTokenAuthenticator):
     """`POST /authenticates` with `Authorization: <api key>`; answers `{"code": true, "data": {"token": ...}}`."""
 
     source = "The conversations API"
+    api_name = "Conversations"
     ACCEPT = "application/vnd.Nexhealth+json;version=2"
     DEFAULT_LIFETIME_SECONDS = 3600.0
 

@@ -18,7 +18,8 @@ partition is done:
 
 `Backfill` is the `backfill` entry of a partition's state while a first run walks its
 windows: when it began and how far it got, so a killed backfill resumes after the last
-window it finished.
+window it finished (interactions first walk the finished windows again for what was
+updated since it began: records created or changed there after they were read).
 """
 
 from __future__ import annotations

@@ -39,11 +39,22 @@ def envelope_words(body: object) -> str:
 
 
 def json_type(value: object) -> str:
-    """A value's JSON type, for messages that must not quote the value."""
-    # Bodies are decoded with decimals as Decimal (http.py): those are JSON numbers too.
-    names = {bool: "boolean", int: "integer", float: "number", decimal.Decimal: "number", str: "string", list: "array",
-             dict: "object"}  # fmt: skip
-    return "null" if value is None else names.get(type(value), type(value).__name__)
+    """A value's JSON type (null, boolean, number, string, array, object), for messages that must
+    not quote the value. Bodies are decoded with decimals as Decimal (http.py): numbers too."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, decimal.Decimal)):
+        return "number"
+    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), type(value).__name__)
+
+
+def a_json_type(value: object) -> str:
+    """`json_type` in a sentence: "a number", "an array", "null"."""
+    kind = json_type(value)
+    return kind if kind == "null" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 def body_shape(content: bytes, content_type: str | None, body: object = None) -> str:

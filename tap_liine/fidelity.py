@@ -25,6 +25,8 @@ import typing as t
 
 import msgspec
 
+from tap_liine.errors import json_type
+
 Record = dict[str, t.Any]
 # (field path, JSON type sent, type declared, converted?) -> how many values of one page
 Seen = collections.Counter[tuple[str, str, str, bool]]
@@ -189,19 +191,10 @@ class TypeFidelity:
         try:
             result = convert(value)
         except _Unchanged:
-            seen[where, _json_type(value), kind, False] += 1
+            seen[where, json_type(value), kind, False] += 1
             return value
-        seen[where, _json_type(value), kind, True] += 1
+        seen[where, json_type(value), kind, True] += 1
         return result
-
-
-def _json_type(value: t.Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float, decimal.Decimal)):
-        return "number"
-    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return names.get(type(value), type(value).__name__)
 
 
 def _struct(schema: dict[str, t.Any], name: str) -> type:

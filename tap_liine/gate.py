@@ -3,9 +3,9 @@
 Every HTTP request of the tap, logins included, goes out through `GatedAdapter`, the
 requests transport adapter mounted on the tap's one session. So one place caps parallel
 requests and their rate, holds every thread while a Retry-After runs (a 429's, a 503's, a
-login's), and, once any request has failed for good or the run was cancelled, lets no
-further request out: the other workers stop at once instead of finishing their windows of
-a run that has already failed.
+login's), and, once any request has failed for good, the run was cancelled or it has ended,
+lets no further request out and wakes every thread waiting to retry: the other workers stop
+at once instead of finishing their windows of a run that is over.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _POLL = 0.05  # how often a waiting thread looks whether the run has failed
 
 
 class Stopped(Exception):
-    """A request not sent because the run has already failed (see `RequestGate.failure`)."""
+    """A request not sent because the run has already failed (see `RequestGate.failure`) or ended."""
 
 
 class RequestGate:
@@ -38,6 +38,7 @@ class RequestGate:
         self._next_start = 0.0
         self._paused_until = 0.0
         self._failure: BaseException | None = None
+        self._stopped = threading.Event()  # failed or ended: set once, wakes every `sleep`
 
     @property
     def failure(self) -> BaseException | None:
@@ -49,6 +50,16 @@ class RequestGate:
         with self._lock:
             if self._failure is None and not isinstance(error, Stopped):
                 self._failure = error
+                self._stopped.set()
+
+    def close(self) -> None:
+        """The run has ended (its `failure`, if any, stays as it was): let no further request out."""
+        self._stopped.set()
+
+    def sleep(self, seconds: float) -> None:
+        """A retry's wait, cut short (raising `Stopped`) when the run fails or ends meanwhile."""
+        if self._stopped.wait(seconds):
+            self._raise_if_failed()
 
     def pause(self, seconds: float) -> None:
         """The server asked to wait: every worker waits, not just the one that got the answer."""
@@ -76,8 +87,8 @@ class RequestGate:
         self._slots.release()
 
     def _raise_if_failed(self) -> None:
-        if self._failure is not None:
-            raise Stopped(str(self._failure))
+        if self._stopped.is_set():
+            raise Stopped(str(self._failure or "the run has ended"))
 
 
 class GatedAdapter(HTTPAdapter):

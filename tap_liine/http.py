@@ -24,7 +24,6 @@ import decimal
 import json
 import threading
 import typing as t
-from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -35,10 +34,11 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from tap_liine.auth import ExchangedTokenAuthenticator
 from tap_liine.errors import UnauthorizedRetry, api_message
 from tap_liine.gate import retry_later
-from tap_liine.retries import RetryPolicy
 
 if t.TYPE_CHECKING:
     from tap_liine.observations import Observations
+    from tap_liine.resources import TapResources
+    from tap_liine.retries import RetryPolicy
 
 # A request refused with a fresh token this often in a row is refused for good (not an
 # expiry race with another thread's request).
@@ -64,6 +64,9 @@ class ResilientHTTP:
 
         @property
         def observations(self) -> Observations: ...
+
+        @property
+        def resources(self) -> TapResources: ...
 
         def tally(self, what: str, count: int = 1) -> None: ...
 
@@ -166,21 +169,25 @@ class ResilientHTTP:
 
     # ----- retries ------------------------------------------------------------------------
 
-    @cached_property
+    @property
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy.from_config(self.config)
+        return self.resources.retry
 
     def backoff_handler(self, details: t.Any) -> None:
         error = details.get("exception")
         if isinstance(error, UnauthorizedRetry):
             return  # said once per refused token, by the authenticator; counted as a re-login
         self.tally("retries")
-        self.logger.warning(
+        wait = details.get("wait") or 0.0
+        self.resources.retry_notices.backing_off(
+            self.api_name,
+            error,
+            wait,
             "%s (try %d of %d); waiting %.2f s",
             error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}",
             details.get("tries"),
             self.retry_policy.tries,
-            details.get("wait") or 0.0,
+            wait,
         )
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:

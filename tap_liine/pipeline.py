@@ -8,13 +8,16 @@ knowing every record it covers has been written. When any task fails, the gate's
 is set at once (no worker sends another request) and the caller gets that error the next
 time it waits; no hand-over between threads can block forever. The main thread itself
 never waits on a request (`on_worker`), so a cancel is acted on while requests are in flight.
+Every worker is started by the run's `WorkerThreads`, which joins them all when the run ends.
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import queue
 import threading
+import time
 import typing as t
 
 from tap_liine.gate import RequestGate, Stopped
@@ -24,6 +27,36 @@ R = t.TypeVar("R")
 _DONE = object()
 _POLL = 0.1
 WORKER_NAME = "tap-liine-worker"  # in thread dumps and tracebacks
+# How long the end of a run waits for its workers: those the gate has stopped end within a
+# poll; only one whose answer is still on its way may be left (it sends nothing more).
+JOIN_WAIT = 3.0
+
+
+class WorkerThreads:
+    """Starts the worker threads of one tap run, and at its end joins those still running."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: list[threading.Thread] = []
+        self._numbers = itertools.count(1)
+
+    def start(self, target: t.Callable[..., None], *args: t.Any) -> threading.Thread:
+        # Daemon: a worker left waiting for an answer never keeps the process from exiting.
+        thread = threading.Thread(target=target, args=args, daemon=True, name=f"{WORKER_NAME}-{next(self._numbers)}")
+        with self._lock:
+            self._running = [running for running in self._running if running.is_alive()]
+            self._running.append(thread)
+        thread.start()
+        return thread
+
+    def join(self, timeout: float = JOIN_WAIT) -> list[threading.Thread]:
+        """Wait up to `timeout` in all for every worker to end (stop them first); those still running."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            running = list(self._running)
+        for thread in running:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return [thread for thread in running if thread.is_alive()]
 
 
 def in_order(
@@ -32,6 +65,7 @@ def in_order(
     *,
     workers: int,
     gate: RequestGate,
+    threads: WorkerThreads,
     buffer: int = 2,
 ) -> t.Generator[tuple[T, t.Iterator[R]], None, None]:
     """(task, its results) in task order; up to `workers` tasks are produced concurrently.
@@ -68,7 +102,7 @@ def in_order(
         while pending and len(running) < workers:
             task = pending.popleft()
             out: queue.Queue[t.Any] = queue.Queue(maxsize=buffer)
-            threading.Thread(target=work, args=(task, out), daemon=True, name=WORKER_NAME).start()
+            threads.start(work, task, out)
             running.append((task, out))
 
     def drain(out: queue.Queue[t.Any]) -> t.Iterator[R]:
@@ -95,10 +129,10 @@ def in_order(
         stop.set()
 
 
-def on_worker(call: t.Callable[[], R], *, gate: RequestGate) -> R:
+def on_worker(call: t.Callable[[], R], *, gate: RequestGate, threads: WorkerThreads) -> R:
     """`call()` on a worker thread, the caller waiting as it waits for a task's records: a
     cancel (the gate's failure) is acted on at once, whatever request `call` is blocked in."""
-    ordered = in_order([call], lambda c: [c()], workers=1, gate=gate)
+    ordered = in_order([call], lambda c: [c()], workers=1, gate=gate, threads=threads)
     try:
         _, results = next(ordered)
         return next(results)
@@ -133,10 +167,11 @@ class PartitionPipeline(t.Generic[T]):
         *,
         workers: int,
         gate: RequestGate,
+        threads: WorkerThreads,
     ) -> None:
         tasks = [(context, task) for context, partition_tasks in plans for task in partition_tasks]
         self._remaining = collections.deque(context for context, _ in plans)
-        self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers, gate=gate)
+        self._ordered = in_order(tasks, lambda pair: produce(*pair), workers=workers, gate=gate, threads=threads)
         self._ahead: tuple[tuple[dict[str, t.Any], T], t.Iterator[t.Any]] | None = None
 
     @property
@@ -158,4 +193,5 @@ class PartitionPipeline(t.Generic[T]):
             yield task, results
 
     def close(self) -> None:
+        """Release every worker of this pipeline (each stops at its next hand-over)."""
         self._ordered.close()

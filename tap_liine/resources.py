@@ -3,7 +3,7 @@
 One session whose transport adapter sends every request (logins included) through the
 request gate; one login per source, checked for every source before any data request;
 what the APIs turned out to answer to their documents' open questions; and the moment the
-run began, which no bookmark may pass.
+run began, which no bookmark may pass; the worker threads of the run, all stopped at its end.
 Streams reach it through `TapStream.resources`, typed.
 """
 
@@ -21,8 +21,8 @@ from tap_liine.auth import ConversationsAuthenticator, LiineAuthenticator
 from tap_liine.batch_files import BatchFolder
 from tap_liine.gate import GatedAdapter, RequestGate
 from tap_liine.observations import Observations
-from tap_liine.pipeline import on_worker
-from tap_liine.retries import RetryPolicy
+from tap_liine.pipeline import WorkerThreads, on_worker
+from tap_liine.retries import RetryNotices, RetryPolicy
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
@@ -38,8 +38,9 @@ class TapResources:
         self.workers = int(config.get("max_parallel_requests", 4))
         self.timeout = float(config.get("request_timeout", 300))
         self.gate = RequestGate(parallel=self.workers, per_second=float(config.get("max_requests_per_second", 0)))
+        self.threads = WorkerThreads()
         self.session = requests.Session()
-        self.retry = RetryPolicy.from_config(config)
+        self.retry = RetryPolicy.from_config(config, sleep=self.gate.sleep)
         adapter = GatedAdapter(
             self.gate,
             default_pause=self.retry.first_wait,
@@ -50,6 +51,7 @@ class TapResources:
         self.session.mount("https://", adapter)
         self.logger = logger
         self.observations = Observations(logger)
+        self.retry_notices = RetryNotices(logger)
         self.run_started = dt.datetime.now(dt.timezone.utc)
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
@@ -67,10 +69,22 @@ class TapResources:
         checked: list[str] = []
         for stream in streams:
             if (stream.selected or stream.has_selected_descendents) and stream.api_name not in checked:
-                on_worker(stream.check_credentials, gate=self.gate)  # a login held up delays no cancel
+                on_worker(
+                    stream.check_credentials, gate=self.gate, threads=self.threads
+                )  # a login held up delays no cancel
                 checked.append(stream.api_name)
         if checked:
             self.logger.info("Credentials accepted by %s.", ", ".join(checked))
+
+    def end_run(self) -> None:
+        """No request goes out any more, a retry's wait ends at once, and every worker is joined
+        (the streams have released theirs): the run's work is over when it returns or raises."""
+        self.gate.close()
+        if left := self.threads.join():
+            self.logger.info(
+                "%d worker threads still wait for an answer to a request sent before the run ended; "
+                "they send nothing more.", len(left),
+            )  # fmt: skip
 
     def batch_folder(self, storage: StorageTarget, tap_name: str) -> BatchFolder:
         """One per batch root, prepared once a run (see BatchFolder.prepare)."""
@@ -89,24 +103,21 @@ class TapResources:
             return self._authenticators[source]
 
     def _new_authenticator(self, source: str) -> APIAuthenticatorBase:
+        # A login goes out as every request does: the shared session, its timeout and retries.
+        shared: dict[str, t.Any] = {"session": self.session, "timeout": self.timeout, "retry": self.retry,
+                                    "logger": self.logger, "notices": self.retry_notices}  # fmt: skip
         if source == "Liine":
             return LiineAuthenticator(
                 api_url=self.config["api_url"],
                 username=self.config.get("username", ""),
                 password=self.config.get("password", ""),
-                session=self.session,
-                timeout=self.timeout,
-                retry=self.retry,
-                logger=self.logger,
+                **shared,
             )
         if source == "Conversations":
             return ConversationsAuthenticator(
                 api_url=self.config["conversations_api_url"],
                 api_key=self.config.get("conversations_api_key", ""),
-                session=self.session,
-                timeout=self.timeout,
-                retry=self.retry,
-                logger=self.logger,
+                **shared,
             )
         if source == "Interactly":
             return BearerTokenAuthenticator(token=self.config.get("interactly_api_key", ""))

@@ -4,7 +4,8 @@ A user, an orchestrator or another variant of the tap may hand over state in sha
 does not write. Each bookmark (`replication_key_value`) must be an ISO-8601 date-time and each
 `backfill` marker what bookmarks.py writes; anything else stops the run with one sentence
 naming the stream, the partition and the value (a bookmark is no patient data), before any
-request, rather than with a traceback or by reading from the wrong day. Besides:
+request, rather than with a traceback or by reading from the wrong day (a state file whose
+`bookmarks` are not objects, which the SDK cannot load, is refused before: cli_files.py). Besides:
 
 - a stream-level bookmark (the SDK's plain shape, without partitions) is applied to every
   configured partition that has none of its own, and said once;
@@ -20,6 +21,7 @@ import datetime as dt
 import typing as t
 
 from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE
+from tap_liine.errors import a_json_type
 from tap_liine.instants import read_datetime
 
 if t.TYPE_CHECKING:
@@ -44,8 +46,9 @@ def check_state(state: TapState, streams: t.Mapping[str, Stream], now: dt.dateti
         if stream is None:
             logger.info("The state's bookmarks of stream `%s` are ignored: the tap has no such stream.", name)
             continue
-        if not isinstance(stream_state, dict):
-            problems.append(f"The state of stream `{name}` must be an object; it is {_kind(stream_state)}.")
+        if not isinstance(stream_state.get(PARTITIONS) or [], list):
+            kind = a_json_type(stream_state[PARTITIONS])
+            problems.append(f"The `partitions` of stream `{name}` in the state must be a list; it is {kind}.")
             continue
         configured = _configured_partitions(stream, streams)
         _spread_stream_bookmark(stream, stream_state, configured, problems, logger)
@@ -131,7 +134,7 @@ def _check_partition(
 def _backfill_problem(marker: t.Any) -> str | None:
     """What is wrong with a `backfill` marker ({"started": date-time, "done_through": date}), if anything."""
     if not isinstance(marker, dict):
-        return f"must be an object with `started` and `done_through`; it is {_kind(marker)}"
+        return f"must be an object with `started` and `done_through`; it is {a_json_type(marker)}"
     if read_datetime(marker.get("started")) is None:
         return "needs `started`, an ISO-8601 date-time such as 2026-01-31T08:00:00+00:00"
     done = marker.get("done_through")
@@ -155,12 +158,6 @@ def _key(context: t.Any) -> tuple[tuple[str, str], ...]:
 
 def _words(context: dict[str, t.Any]) -> str:
     return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
-
-
-def _kind(value: t.Any) -> str:
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
 
 
 def _clip(value: t.Any) -> str:

@@ -3,7 +3,8 @@
 Checked against singer-sdk 0.54.9 (`SDK_VERSION_CHECKED`, the exact version pyproject.toml
 pins); tests/test_sdk_seams.py fails loudly when an SDK upgrade changes what is relied on
 here. Everything else in the tap uses the SDK's public extension points. Four private hooks,
-one private attribute and five private behaviours remain, for reasons no public one serves:
+one private attribute, one private method, one private type and five private behaviours remain,
+for reasons no public one serves:
 
 - `Stream._tap`: the tap a stream belongs to (its shared resources, its sibling streams, its
   public `state_writer`). The SDK keeps it private and offers no accessor; `owner` is ours.
@@ -26,6 +27,14 @@ one private attribute and five private behaviours remain, for reasons no public 
 - `Stream._generate_batch_messages(encoding, manifest)`: the SDK announces every manifest
   once per stream map, under each map's name, removed streams included; each of the tap's
   files holds the records of one map, announced under that map's name only.
+
+For `--test=schema` (tap.py), which writes the SCHEMA messages of the selected streams only
+(the SDK's public `Tap.write_schemas` selects every stream first, and its `cb_test` never reads
+`--catalog`):
+
+- `Stream._write_schema_message()`: one stream's SCHEMA messages, under its stream maps.
+- `ctx.params["config"]`: the SDK's parsed `--config` (its private `_ConfigInput`: `config`,
+  `parse_env`), read as the SDK's own `Tap.cb_test` reads it.
 
 Behaviours of the SDK's internals the tap assumes (no hook overridden):
 
@@ -56,6 +65,8 @@ from singer_sdk import metrics
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 if t.TYPE_CHECKING:
+    import click
+    from singer_sdk import Stream
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams import RESTStream
 
@@ -145,3 +156,15 @@ class OpenCounter(metrics.Counter):
 class SilentTimer(metrics.Timer):
     def __exit__(self, *exc: object) -> None:
         """No timing line per sync of a child stream."""
+
+
+def cli_config(ctx: click.Context) -> tuple[dict[str, t.Any], bool]:
+    """The settings `--config` gave (files merged) and whether it named `ENV`, as the SDK's `cb_test`
+    reads them; none if `--config` was not given before `--test`."""
+    given = ctx.params.get("config")
+    return ({}, False) if given is None else (given.config, given.parse_env)
+
+
+def write_schema_message(stream: Stream) -> None:
+    """The stream's SCHEMA messages, one per stream map, as a run writes them."""
+    stream._write_schema_message()

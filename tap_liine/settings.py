@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 from jsonschema import Draft202012Validator, ValidationError
 
+from tap_liine.errors import a_json_type
 from tap_liine.instants import parse_datetime
 
 INTERACTION_TYPES = ("call", "form", "online_booking", "ehr_pms_entry")
@@ -340,8 +341,7 @@ def _kinds(rule: t.Any) -> str:
 
 
 def _shown(value: t.Any, secret: bool) -> str:
-    kind = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}
-    return kind.get(type(value), type(value).__name__) if secret else repr(value)
+    return a_json_type(value) if secret else repr(value)
 
 
 def _duplicates(values: list[t.Any]) -> str:

@@ -5,20 +5,26 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import io
+import json
 import os
 import signal
 import sys
 import threading
 import typing as t
 
+import click
 import dotenv
 from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.tap_base import CliTestOptionValue
 
+from tap_liine.cli_files import read_json_object, unknown_streams
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.progress import StatePacer
 from tap_liine.resources import TapResources
 from tap_liine.saved_state import StateProblems, check_state
+from tap_liine.sdk_seams import cli_config, write_schema_message
 from tap_liine.settings import (
     BATCH_SIZE_SETTING,
     CONFIG_SCHEMA,
@@ -28,6 +34,7 @@ from tap_liine.settings import (
     plain_http_warnings,
     unknown_settings,
 )
+from tap_liine.streams.base import TapStream
 from tap_liine.streams.conversations import ConversationMessagesStream, ConversationsStream
 from tap_liine.streams.interactions import InteractionsStream
 from tap_liine.streams.interactly import AppointmentStatisticsStream, AppointmentTrendsStream
@@ -38,9 +45,19 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from types import FrameType
 
-    import click
     from singer_sdk.streams import Stream
 
+STREAM_TYPES = (
+    InteractionsStream,
+    ConversationsStream,
+    ConversationMessagesStream,
+    AppointmentStatisticsStream,
+    AppointmentTrendsStream,
+)
+OUTPUT_CLOSED = (
+    "The tap's output was closed while it was still writing: the target (or whatever read it) stopped, and its own "
+    "log says why. A run from the last STATE the target saved reads again what was lost."
+)
 CANCELLED_RUN = "%s: stopped early. The last STATE covers every record emitted; a run from it reads the rest."
 
 
@@ -136,6 +153,7 @@ class TapLiine(Tap):
             super().sync_all()
             failed = False
         finally:
+            self._end_work()
             if failed:
                 self.state_pacer.flush()
             if isinstance(self.message_writer, BufferedRecords):
@@ -149,15 +167,24 @@ class TapLiine(Tap):
         if isinstance(late, Cancelled):
             raise late
 
+    def run_sync_dry_run(self, *args: t.Any, **kwargs: t.Any) -> bool:  # type: ignore[misc]  # final in the SDK: wrapped, not changed
+        """`--test` as the SDK's: it stops each stream after its first records; their workers stop too."""
+        try:
+            return super().run_sync_dry_run(*args, **kwargs)
+        finally:
+            self._end_work()
+
+    def _end_work(self) -> None:
+        """Every worker of the run stopped and joined, no request in flight or sent after this."""
+        for stream in self.streams.values():
+            if isinstance(stream, TapStream):
+                stream.release_workers()
+        if self._resources is not None:
+            self._resources.end_run()
+
     def discover_streams(self) -> list[Stream]:
         # Every stream is listed whatever is configured, so a catalog can be built without credentials.
-        return [
-            InteractionsStream(self),
-            ConversationsStream(self),
-            ConversationMessagesStream(self),
-            AppointmentStatisticsStream(self),
-            AppointmentTrendsStream(self),
-        ]
+        return [stream_type(self) for stream_type in STREAM_TYPES]
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]  # same arguments, passed on
@@ -173,9 +200,58 @@ class TapLiine(Tap):
 
     @classmethod
     def cb_test(cls, ctx: click.Context, param: click.Option, value: str) -> None:
-        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1)."""
+        """`--test` as the SDK's, ending as a run does (refused credentials: one line, exit 1).
+
+        `--test=schema` writes the SCHEMA messages a run would write: of the streams and properties
+        `--catalog` selects, under the stream maps. (The SDK's writes every stream, its catalog unread.)
+        Piped into a loader, it creates the tables a run fills, and nothing else: what shards loading
+        side by side need first (orchestrate/).
+        """
         with cls._ending_plainly():
-            super().cb_test(ctx, param, value)
+            if value != CliTestOptionValue.Schema.value:
+                super().cb_test(ctx, param, value)
+                return
+            (config, parse_env), catalog = cli_config(ctx), ctx.params.get("catalog")
+            tap = cls(
+                config=config, parse_env_config=parse_env, catalog=None if catalog is None else json.load(catalog)
+            )
+            for stream in tap.streams.values():
+                if stream.selected:
+                    write_schema_message(stream)
+            ctx.exit()
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> t.Any:
+        """`--config` as the SDK's, each file checked first (cli_files.py): a bad one ends in one sentence."""
+        with cls._ending_plainly():
+            for path in value:
+                if path != "ENV":
+                    read_json_object(path, "--config")
+        return super().cb_config(ctx, param, value)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """As the SDK's, but `--state` and `--catalog` are read and checked by the tap (`cb_json_file`),
+        so that a missing or malformed file ends in one sentence, not a usage error or a traceback."""
+        command = super().get_singer_command()
+        for number, option in enumerate(command.params):
+            if option.name in ("state", "catalog"):
+                command.params[number] = click.Option(
+                    option.opts, help=getattr(option, "help", None), type=click.STRING, callback=cls.cb_json_file
+                )
+        return command
+
+    @classmethod
+    def cb_json_file(cls, ctx: click.Context, param: click.Parameter, value: str | None) -> io.StringIO | None:  # noqa: ARG003
+        """The checked text of a `--state` or `--catalog` file, readable as the file the SDK expects."""
+        if value is None:
+            return None
+        option = param.opts[0]
+        with cls._ending_plainly():
+            text, decoded = read_json_object(value, option)
+            if option == "--catalog" and (unknown := unknown_streams(decoded, [s.name for s in STREAM_TYPES])):
+                raise RunStopped(unknown)
+        return io.StringIO(text)
 
     @classmethod
     @contextlib.contextmanager
@@ -185,9 +261,17 @@ class TapLiine(Tap):
         except (FatalAPIError, RunStopped) as exc:
             cls.logger.error("%s", exc)  # noqa: TRY400 - the message says it all
             sys.exit(1)
+        except ConfigValidationError as exc:  # as a run's (the SDK's command says it so only around a run)
+            for error in exc.errors:
+                cls.logger.error("%s", error)  # noqa: TRY400
+            cls.logger.error("Config validation failed")  # noqa: TRY400
+            sys.exit(1)
         except Cancelled as exc:
             cls.logger.warning(cancelled, exc)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # click then ends the process quietly, exit 1
+            cls.logger.error(OUTPUT_CLOSED)  # noqa: TRY400 - the message says it all
+            raise
 
 
 if __name__ == "__main__":

@@ -11,11 +11,13 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import typing as t
 from pathlib import Path
 
 import requests
 
+from tap_liine.pipeline import WorkerThreads
 from tap_liine.tap import TapLiine
 
 DEMO_LOGIN = {"username": "demo", "password": "demo-password"}
@@ -54,25 +56,56 @@ class Run:
 
 
 def run_tap(
-    config: dict[str, t.Any], state: dict[str, t.Any] | None = None, catalog: dict[str, t.Any] | None = None
+    config: dict[str, t.Any],
+    state: dict[str, t.Any] | None = None,
+    catalog: dict[str, t.Any] | None = None,
+    threads: WorkerThreads | None = None,
 ) -> Run:
-    """Run the tap in this process, as `tap-liine --config ... --state ... --catalog ...` would."""
+    """Run the tap in this process, as `tap-liine --config ... --state ... --catalog ...` would
+    (its worker threads started by `threads`, when given)."""
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
     log = io.StringIO()
     handler = logging.StreamHandler(log)
     root = logging.getLogger()
     root.addHandler(handler)
-    for name in ("tap-liine", "singer_sdk.metrics"):
-        logging.getLogger(name).setLevel(logging.INFO)  # as the CLI's logging config does
+    for name in ("tap-liine", "singer_sdk.metrics"):  # INFO as the CLI's logging config, or DEBUG if a test chose it
+        logging.getLogger(name).setLevel(min(logging.getLogger(name).level or logging.INFO, logging.INFO))
     try:
         with contextlib.redirect_stdout(out):
             tap = TapLiine(config=config, state=state, catalog=catalog, validate_config=True)
+            if threads is not None:
+                tap.resources.threads = threads
             tap.sync_all()
             out.flush()
     finally:
         root.removeHandler(handler)
     raw = out.buffer.getvalue().decode()  # type: ignore[attr-defined]
     return Run([json.loads(line) for line in raw.splitlines() if line.strip()], log.getvalue(), tap, raw)
+
+
+class StartedThreads(WorkerThreads):
+    """Worker threads as the tap starts them, each kept here (the tap itself forgets those that ended)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started: list[threading.Thread] = []
+
+    def start(self, target: t.Callable[..., None], *args: t.Any) -> threading.Thread:
+        thread = super().start(target, *args)
+        self.started.append(thread)
+        return thread
+
+    def alive(self) -> list[threading.Thread]:
+        return [thread for thread in self.started if thread.is_alive()]
+
+
+def quiet_after(url: str) -> list[str]:
+    """The API requests the sandbox received, once a request of the test's own has been answered
+    after them: one the tap sent before (its handler still running) or sends later would follow it."""
+    before = sent(url)
+    assert requests.get(f"{url}/_sandbox-sentinel", timeout=10).status_code == 404
+    assert sent(url) == [*before, "/_sandbox-sentinel"], "the tap sent requests after its run ended"
+    return before
 
 
 def catalog_without(config: dict[str, t.Any], *streams: str) -> dict[str, t.Any]:

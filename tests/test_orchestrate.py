@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import typing as t
 from pathlib import Path
@@ -63,7 +64,8 @@ def _practices(tmp_path: Path, transform: str | None) -> Path:
     return path
 
 
-def _sync(tmp_path: Path, server: SandboxServer, pg: postgres.Postgres, *, transform: str | None) -> None:
+def _sync(tmp_path: Path, server: SandboxServer, pg: postgres.Postgres, *, transform: str | None) -> list[str]:
+    """Run the job; the steps' starts and successes, in the order Dagster logged them."""
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir(exist_ok=True)
     env = {
@@ -85,6 +87,7 @@ def _sync(tmp_path: Path, server: SandboxServer, pg: postgres.Postgres, *, trans
                "-j", "liine_sync"]  # fmt: skip
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, (done.stdout + done.stderr)[-8000:]
+    return re.findall(r'- (STEP_START|STEP_SUCCESS) - .*? step "(\w+)"', done.stdout + done.stderr)
 
 
 def _states(tmp_path: Path) -> dict[str, dict[str, t.Any]]:
@@ -139,7 +142,12 @@ def test_three_shards_land_the_truth_once_each_with_its_own_resumable_state(serv
     # Customer 202 (shard 2) is refused once, for good: that run of shard 2 fails, Dagster retries it.
     requests.post(f"{server.url}/_sandbox/force", json={"contains": "customer_id=202", "status": 403}, timeout=5)
 
-    _sync(tmp_path, server, pg, transform="dbt-postgres:build")
+    steps = _sync(tmp_path, server, pg, transform="dbt-postgres:build")
+
+    # The tables were created before any shard started: shards creating one table at once fail.
+    assert steps[:2] == [("STEP_START", "liine_tables"), ("STEP_SUCCESS", "liine_tables")], steps
+    assert {name for _, name in steps} == {"liine_tables", "liine_shard_1", "liine_shard_2", "liine_shard_3",
+                                           "liine_transform"}  # fmt: skip
 
     # The union of the shards is the sandbox's truth, every row once.
     with _connect(pg) as con:
@@ -236,3 +244,18 @@ def test_a_wrong_practices_file_is_one_sentence_naming_the_setting(tmp_path, set
     done = _split(tmp_path, **settings)
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr == f"The practices file {tmp_path / 'practices.yml'} is not valid: {said}.\n"
+
+
+def test_shards_printed_to_a_reader_that_stops_early_end_quietly(tmp_path) -> None:
+    path = tmp_path / "practices.yml"
+    path.write_text(
+        yaml.safe_dump({"meltano_project": str(ROOT), "loader": "target-postgres", "shards": 1, "customer_ids": [1]})
+    )
+    listing = subprocess.Popen([str(DAGSTER.parent / "python"), "-m", "liine_orchestrate.practices"],
+                               cwd=ROOT / "orchestrate", env={**os.environ, "LIINE_PRACTICES": str(path)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert listing.stdout is not None and listing.stderr is not None
+    listing.stdout.close()  # as `| head` does once it has read enough: the shards go nowhere
+
+    assert listing.stderr.read() == ""
+    assert listing.wait(timeout=60) == 1

@@ -182,6 +182,23 @@ def test_flattened_batch_files_equal_flattened_records(planted_server, tmp_path)
 # ----- files: inside the root, private, complete or absent ------------------------------------
 
 
+def test_schema_only_writes_the_schemas_of_a_run_under_its_maps_and_catalog(planted_server, record_run, tmp_path):
+    # What a loader creates its tables from before shards load side by side (orchestrate/): the
+    # deselected patient fields, the removed streams and the aliases exactly as the run had them.
+    config = _config(planted_server)
+    (tmp_path / "catalog.json").write_text(json.dumps(_catalog(_config(planted_server))))
+    before = sent(planted_server)
+
+    done = run_cli(tmp_path, config, "--catalog", str(tmp_path / "catalog.json"), "--test=schema")
+
+    assert done.returncode == 0, done.stderr
+    messages = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {m["type"] for m in messages} == {"SCHEMA"}
+    assert _schemas(messages) == _schemas(record_run.messages)
+    assert set(_schemas(messages)) == MAPPED_STREAMS
+    assert sent(planted_server) == before  # not one request
+
+
 @pytest.fixture
 def umask_zero() -> t.Iterator[None]:
     """The loosest umask: modes must not depend on it."""

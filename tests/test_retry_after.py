@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
@@ -48,3 +50,24 @@ def test_a_retry_after_longer_than_allowed_fails_at_once_in_one_sentence(sandbox
         "`max_retry_after_seconds` allows (1 s): run again later, or raise that setting."
     )
     assert [path for _, path, _ in server.timeline] == [LOGIN]
+
+
+def test_workers_held_by_one_answer_say_it_once_and_a_different_failure_is_said_too(sandbox) -> None:
+    server = sandbox(scale=300, customers=[101])
+    # The first 4 window requests (one per worker, all sent before the first answer is back):
+    # 503 with Retry-After 1; the next one a 500 without it.
+    for forced in ({"status": 503, "retry_after": 1, "times": 4, "hold": 0.5}, {"status": 500, "times": 1}):
+        requests.post(f"{server.url}/_sandbox/force", json={"contains": "/call_log/interactions/", **forced}, timeout=5)
+    config = liine_config(server.url, customer_ids=[101], window_days=60, max_parallel_requests=4)
+
+    run = run_tap(config)
+
+    assert sorted(run.ids("interactions")) == sorted(r["id"] for r in liine_truth(server.url))
+    assert [status for _, _, status in server.timeline].count(503) == 4
+    # The four 503s in one line; the 500 (to one of their retries, after the wait) in its own.
+    said = [re.sub(r"window [\d.-]+", "window W", line) for line in run.said.splitlines() if "(try " in line]
+    assert [re.sub(r"waiting \d\.\d\d s", "waiting", line) for line in said] == [
+        "Liine GET /call_log/interactions/ (customer 101, window W) answered 503: Forced 503. (Retry-After: 1 s) "
+        "(try 1 of 10); waiting",
+        "Liine GET /call_log/interactions/ (customer 101, window W) answered 500: Forced 500. (try 2 of 10); waiting",
+    ]

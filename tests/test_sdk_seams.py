@@ -35,6 +35,7 @@ HOOKS = {
     "_generate_batch_messages": ["self", "encoding", "manifest"],
     "_increment_stream_state": ["self", "latest_record", "context"],
     "_sync_records": ["self", "context", "write_messages"],
+    "_write_schema_message": ["self"],
 }
 
 
@@ -156,3 +157,13 @@ def test_each_stream_reaches_its_tap_through_the_private_attribute() -> None:
         assert isinstance(stream, SdkSeams), name
         assert stream.owner is tap, name
         assert stream.owner.streams[name] is stream
+
+
+def test_the_sdks_test_option_reads_the_parsed_config_from_the_click_context() -> None:
+    # `--test=schema` (tap.py) reads `--config` as the SDK's own `cb_test` does: `cli_config`.
+    from singer_sdk import Tap
+
+    source = inspect.getsource(Tap.cb_test)
+    assert 'config: _ConfigInput = ctx.params.get("config", _ConfigInput())' in source
+    assert "config=config.config," in source and "parse_env_config=config.parse_env," in source
+    assert "tap.write_schemas()" in source and "stream.selected = True" in inspect.getsource(Tap.write_schemas)

@@ -56,7 +56,9 @@ def test_empty_partitions_end_with_a_bookmark_and_are_not_walked_again(sandbox) 
     assert {r["customer_id"] for r in second.records("interactions")} <= {101}
 
 
-def test_resumed_backfill_with_nothing_left_ends_with_a_bookmark(sandbox) -> None:
+def test_resumed_backfill_with_nothing_left_reads_only_what_changed_since_it_began_and_ends_with_a_bookmark(
+    sandbox,
+) -> None:
     server = sandbox(scale=600, customers=[101])
     config = liine_config(server.url, customer_ids=[101], start_date="2026-10-01T00:00:00Z")
     started = "2026-11-20T08:00:00+00:00"
@@ -69,7 +71,12 @@ def test_resumed_backfill_with_nothing_left_ends_with_a_bookmark(sandbox) -> Non
     run = run_tap(config, state=state)
 
     assert run.ids("interactions") == []
-    assert sent(server.url, "/interactions") == []
+    # One walk over the finished windows for what was created or changed since (a day early: the API's day).
+    end = (dt.date.fromisoformat(tomorrow) + dt.timedelta(days=1)).isoformat()
+    assert sent(server.url, "/interactions") == [
+        f"/call_log/interactions/?customer_id=101&limit=1000&start_date=2026-10-01&end_date={end}"
+        "&updated_date=2026-11-19&include_is_spam_likely=true"
+    ]
     final = partitions(run.last_state, "interactions")[101]
     assert "backfill" not in final
     assert final["replication_key_value"] == started  # the backfill's start: what changed since is read next

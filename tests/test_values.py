@@ -18,8 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from singer_sdk.contrib.msgspec import encoder
+from singer_sdk.exceptions import ConfigValidationError
 
+from tap_liine.errors import RunStopped, json_type
 from tap_liine.instants import parse_datetime
 from tap_liine.sandbox.conversations import ConversationsApi
 from tap_liine.sandbox.readings import Readings
@@ -195,3 +198,29 @@ def test_any_number_comes_out_as_the_api_wrote_it(interactions_stream, number, i
     assert out["revenue"] == Decimal(number) and not isinstance(out["revenue"], str)
     assert out["extra"] == Decimal(number)
     assert out["agent_id"] == integer and type(out["agent_id"]) is int
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.decimals(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(value=JSON_VALUES)
+def test_a_value_is_named_by_the_one_json_type_that_holds_it(value) -> None:
+    # Decoded bodies hold decimals as Decimal (http.py); an integer is a JSON number too.
+    holding = [kind for kind in ("null", "boolean", "number", "string", "array", "object")
+               if Draft202012Validator({"type": kind}).is_valid(value)]  # fmt: skip
+    assert [json_type(value)] == holding
+
+
+@pytest.mark.parametrize(("value", "words"), [([101], "an array"), (7, "a number"), (True, "a boolean")])
+def test_the_state_and_the_settings_name_a_wrong_type_in_the_same_words(value, words) -> None:
+    state = {"bookmarks": {"interactions": {"partitions": [{"context": {"customer_id": 101}, "backfill": value}]}}}
+    with pytest.raises(RunStopped, match=f"must be an object with `started` and `done_through`; it is {words}\\."):
+        TapLiine(config=liine_config("http://127.0.0.1:9"), state=state)
+    with pytest.raises(ConfigValidationError) as refused:
+        TapLiine(config=liine_config("http://127.0.0.1:9", password=value))
+    assert refused.value.errors == [f"Setting `password` must be a string; got {words}."]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+import os
 import queue
 import re
+import signal
 import threading
 import time
 import typing as t
@@ -13,10 +18,19 @@ import pytest
 import requests
 from singer_sdk.exceptions import FatalAPIError
 
+from tap_liine.errors import Cancelled
 from tap_liine.gate import RequestGate
-from tap_liine.pipeline import WORKER_NAME, in_order
+from tap_liine.pipeline import WORKER_NAME, WorkerThreads, in_order
 from tap_liine.tap import TapLiine
-from tests.helpers import all_sources_config, catalog_without, liine_config, run_tap, sent
+from tests.helpers import (
+    StartedThreads,
+    all_sources_config,
+    catalog_without,
+    liine_config,
+    quiet_after,
+    run_tap,
+    sent,
+)
 
 
 def test_a_request_refused_for_good_ends_the_run_with_its_error(sandbox) -> None:
@@ -61,7 +75,7 @@ def test_once_a_task_fails_no_other_worker_sends_a_request() -> None:
             ends.put((task, type(exc).__name__))
             raise
 
-    ordered = in_order([1, 2, 3, 4], produce, workers=4, gate=gate)
+    ordered = in_order([1, 2, 3, 4], produce, workers=4, gate=gate, threads=WorkerThreads())
     _, results = next(ordered)
     with pytest.raises(RuntimeError, match="refused for good"):
         list(results)
@@ -98,15 +112,14 @@ def test_no_hand_over_blocks_when_the_reader_has_gone() -> None:
         release.wait()
         raise RuntimeError("fails after the reader has gone")
 
-    before = set(threading.enumerate())
-    ordered = in_order([1, 2], produce, workers=2, gate=RequestGate(parallel=2))
+    threads = StartedThreads()
+    ordered = in_order([1, 2], produce, workers=2, gate=RequestGate(parallel=2), threads=threads)
     next(ordered)
-    workers = [thread for thread in set(threading.enumerate()) - before if thread.name == WORKER_NAME]
     ordered.close()  # the reader goes away with both queues full
     release.set()
-    for worker in workers:
-        worker.join(timeout=10)
-    assert len(workers) == 2 and not any(worker.is_alive() for worker in workers)
+    assert threads.join(timeout=10) == []
+    assert [worker.name for worker in threads.started] == [f"{WORKER_NAME}-1", f"{WORKER_NAME}-2"]
+    assert not any(worker.is_alive() for worker in threads.started)
 
 
 def test_shared_resources_are_created_once_whichever_thread_asks_first(sandbox) -> None:
@@ -186,3 +199,117 @@ def test_a_conversations_run_logs_and_states_per_location_not_per_conversation(s
     # A few per location (its bookmark; the SDK's own start and end markers), none per conversation.
     assert len(run.states) == states_of_a_small_run <= 4 * 2 + 1
     assert sum(m["type"] == "SCHEMA" and m["stream"] == "conversation_messages" for m in run.messages) == 1
+
+
+# ----- no worker outlives its run ------------------------------------------------------------------
+
+WINDOWS = ["2025-11-01", "2025-12-01", "2025-12-31", "2026-01-30"]  # the first four of 30 days
+
+
+class OnRetries(logging.Handler):
+    """Does `then` once the tap has logged its `count`-th retry of a request answered `status` (a
+    wait already said is logged again at DEBUG only)."""
+
+    def __init__(self, status: int, count: int, then: t.Callable[[], object]) -> None:
+        super().__init__()
+        self._said, self._count, self._then, self._seen = f"answered {status}", count, then, 0
+        self._lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno in (logging.WARNING, logging.DEBUG) and self._said in record.getMessage():
+            with self._lock:
+                self._seen += 1
+                now = self._seen == self._count
+            if now:
+                self._then()
+
+
+@contextlib.contextmanager
+def retries_then(status: int, count: int, then: t.Callable[[], object]) -> t.Iterator[None]:
+    handler, tap_log = OnRetries(status, count, then), logging.getLogger("tap-liine")
+    level = tap_log.level
+    logging.getLogger().addHandler(handler)
+    tap_log.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        tap_log.setLevel(level)
+        logging.getLogger().removeHandler(handler)
+
+
+def _windows_config(url: str) -> dict[str, t.Any]:
+    # A retry waits a minute: only a run that wakes its workers ends before then.
+    return liine_config(url, customer_ids=[101], start_date="2025-11-01T00:00:00Z", window_days=30,
+                        max_parallel_requests=4, retry_wait_seconds=60)  # fmt: skip
+
+
+def _windows_asked(url: str) -> list[str]:
+    """The first day of the window of every interactions request, once the tap is quiet."""
+    asked = [re.search(r"start_date=([0-9-]{10})", path) for path in quiet_after(url)]
+    return sorted(found[1] for found in asked if found)
+
+
+def test_a_run_that_succeeds_has_joined_every_worker_it_started(sandbox) -> None:
+    server = sandbox(scale=600, customers=[101])
+    threads = StartedThreads()
+
+    run = run_tap(_windows_config(server.url), threads=threads)
+
+    assert threads.alive() == []
+    assert len(run.ids("interactions")) == 600
+    assert len(threads.started) == 1 + len(
+        set(_windows_asked(server.url))
+    )  # the credentials check, a worker per window
+
+
+def test_a_connection_test_stops_the_workers_fetching_ahead_when_it_has_its_records(sandbox) -> None:
+    server = sandbox(scale=600, customers=[101])
+    tap = TapLiine(config=_windows_config(server.url))
+    tap.resources.threads = threads = StartedThreads()
+
+    with contextlib.redirect_stdout(io.TextIOWrapper(io.BytesIO(), encoding="utf-8")):
+        assert tap.run_sync_dry_run(dry_run_record_limit=1)
+
+    assert threads.alive() == []
+    assert len(threads.started) >= 5  # the credentials check, the first window, at least three ahead of it
+    assert set(_windows_asked(server.url)) >= set(WINDOWS)
+
+
+def test_a_run_refused_for_good_wakes_the_workers_waiting_to_retry_and_joins_them(sandbox) -> None:
+    server = sandbox(scale=600, customers=[101])
+    first = f"start_date={WINDOWS[0]}"
+    for window in WINDOWS[1:]:
+        requests.post(
+            f"{server.url}/_sandbox/force", json={"contains": f"start_date={window}", "status": 500}, timeout=5
+        )
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": first, "status": 403}, timeout=5)
+    requests.post(f"{server.url}/_sandbox/hold", json={"contains": first}, timeout=5)
+    threads = StartedThreads()
+
+    # The first window is refused once the three others wait to retry.
+    release = lambda: requests.post(f"{server.url}/_sandbox/hold", json={"release": True}, timeout=5)  # noqa: E731
+    with retries_then(500, 3, release), pytest.raises(FatalAPIError, match="403"):
+        run_tap(_windows_config(server.url), threads=threads)
+
+    assert threads.alive() == []
+    assert len(threads.started) == 5  # the credentials check, then a worker per window
+    assert _windows_asked(server.url) == WINDOWS  # each once: no retry went out
+
+
+def test_a_cancel_wakes_the_workers_waiting_to_retry_and_joins_them(sandbox) -> None:
+    server = sandbox(scale=600, customers=[101])
+    requests.post(f"{server.url}/_sandbox/force",
+                  json={"contains": "/call_log/interactions/", "status": 500, "times": 4}, timeout=5)  # fmt: skip
+    threads = StartedThreads()
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+
+    try:
+        with retries_then(500, 4, lambda: os.kill(os.getpid(), signal.SIGTERM)), pytest.raises(Cancelled):
+            run_tap(_windows_config(server.url), threads=threads)
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+
+    assert threads.alive() == []
+    assert len(threads.started) == 5  # the credentials check, then a worker per window
+    assert _windows_asked(server.url) == WINDOWS  # each once: no retry went out

@@ -13,13 +13,36 @@ from liine_orchestrate.practices import Practices
 
 def meltano(practices: Practices, *args: str, env: dict[str, str]) -> None:
     """Run `meltano <args>` in the project; its log goes to the step's stderr, as Meltano writes it."""
-    environment = ["--environment", practices.environment] if practices.environment else []
-    done = subprocess.run([practices.meltano, *environment, *args], cwd=practices.meltano_project,
-                          env={**os.environ, **env}, check=False)  # fmt: skip
+    done = subprocess.run(_command(practices, *args), cwd=practices.meltano_project, env={**os.environ, **env},
+                          check=False)  # fmt: skip
     if done.returncode:
         # Meltano has kept the state of every stream and partition that landed: a retry resumes there.
-        msg = f"`meltano {' '.join(args)}` ended with exit code {done.returncode}; its log is in this step's stderr."
-        raise dg.Failure(msg)
+        raise _failure(args, done.returncode)
+
+
+def create_tables(practices: Practices, *, env: dict[str, str]) -> None:
+    """`meltano invoke <extractor> --test=schema | meltano invoke <loader>`: the loader creates (or widens)
+    every table a run fills, from the SCHEMA messages a run writes (selection and stream maps applied),
+    and nothing else is read or written. Shards that create one table at the same moment fail
+    (target-postgres: "relation ... already exists"), so this runs before them."""
+    schemas = ("invoke", practices.extractor, "--test=schema")
+    cwd, environ = practices.meltano_project, {**os.environ, **env}
+    with subprocess.Popen(_command(practices, *schemas), cwd=cwd, env=environ, stdout=subprocess.PIPE) as tap:
+        loaded = subprocess.run(_command(practices, "invoke", practices.loader), cwd=cwd, env=environ,
+                                stdin=tap.stdout, check=False)  # fmt: skip
+    if loaded.returncode:  # first: a loader that stopped reading also ends the extractor (broken pipe)
+        raise _failure(("invoke", practices.loader), loaded.returncode)
+    if tap.returncode:
+        raise _failure(schemas, tap.returncode)
+
+
+def _command(practices: Practices, *args: str) -> list[str]:
+    environment = ["--environment", practices.environment] if practices.environment else []
+    return [practices.meltano, *environment, *args]
+
+
+def _failure(args: tuple[str, ...], code: int) -> dg.Failure:
+    return dg.Failure(f"`meltano {' '.join(args)}` ended with exit code {code}; its log is in this step's stderr.")
 
 
 def shard_home(project: Path, shard: str) -> Path:

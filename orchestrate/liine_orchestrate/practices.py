@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import typing as t
 from pathlib import Path
 
@@ -69,6 +70,10 @@ class Practices(pydantic.BaseModel):
             for n in range(self.shards)
         ]
 
+    def every_id(self) -> Shard:
+        """All ids as one shard: the settings of the tables step, which reads no data."""
+        return Shard(0, {name: list(getattr(self, name)) for name in SOURCES})
+
 
 @dataclasses.dataclass(frozen=True)
 class Shard:
@@ -125,7 +130,12 @@ def main() -> None:
         practices = load()
     except PracticesError as error:
         raise SystemExit(str(error)) from None
-    print(json.dumps({shard.name: shard.ids for shard in practices.split()}, indent=2))
+    try:
+        print(json.dumps({shard.name: shard.ids for shard in practices.split()}, indent=2), flush=True)
+    except BrokenPipeError:  # a reader that stops early (`| head`): quietly, exit 1
+        # Python would fail again flushing stdout at exit: point it at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

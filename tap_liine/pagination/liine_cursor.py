@@ -25,7 +25,10 @@ the cursor is compared with (`start_time`, a wall-clock time written with a Z, o
   then on (the decision is shared like the clock's) and asks again.
 - A full page whose interactions all share one second cannot be paged past by timestamp:
   it widens the page to `max_limit`, then re-reads that second one interaction type at a
-  time; if one type still fills a page it warns how many may be missing and moves on.
+  time; if one type still fills a page it moves on, and when the walk ends it warns how many
+  may be missing and counts as not read to proof, unless the first page's `count` equals what
+  the walk read (a page of one second as large as any the walk got may also be all there is,
+  e.g. a walk of one interaction).
 - Every cursor is strictly older than the one before (else the API ignores the cursor and
   the walk fails with that message), except while re-asking one second (another clock,
   inclusive reading, wider pages, type by type); more than a few requests in a row that get
@@ -123,6 +126,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._lowest: str | None = None  # the oldest cursor asked so far
         self._stalled = 0  # requests in a row that got no older than `_lowest`
         self._stall_limit = len(self._types) + 5  # widen, each type, both clocks, inclusive: then stop
+        self._cut: list[tuple[str, str | None, int, int]] = []  # full pages of one second: see `finish`
         self.missed = 0  # warnings about interactions that may be missing
 
     # ----- the stream hands each decoded page here --------------------------------------
@@ -250,6 +254,19 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
     def finish(self) -> bool:
         """After the walk's last page: the count cross-check; True when every page was read to proof."""
         counted, read = self._count_first, self._emitted
+        # A page of one second as large as any this walk got may have been cut by a cap on `limit`,
+        # or held all there was (a walk of one interaction): only a count of exactly what was read
+        # tells them apart; without it, the range is left for the next run.
+        for second, only_type, held, capacity in [] if counted == read else self._cut:
+            self.missed += 1
+            kind = f"{only_type} " if only_type else ""
+            self._observations.warn(
+                f"crowded:{self._where}:{second}:{only_type}",
+                "%s: at least %d %sinteractions start at %s, more than one page of %d can hold, and the API pages "
+                "by whole seconds only; %s further %sinteractions of that second may have been missed; the next "
+                "run reads this range again.",
+                self._where, held, kind, second, capacity, self._upper_bound(), kind,
+            )  # fmt: skip
         if counted is not None and counted > read:
             self.missed += 1
             self._observations.warn(
@@ -343,7 +360,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
             self._pending_types = tuple(rest)
             self._expected = frozenset()
             return Cursor(before=again, limit=self._max_limit, only_type=first, step=step, inclusive=cursor.inclusive)
-        self._warn_missed(second, None)
+        self._possibly_cut(second, None)
         self._expected = frozenset()
         return Cursor(before=second, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
 
@@ -351,7 +368,7 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         second = t.cast("str", self._crowded)
         at_second = [r for r in self._page if self._second(r) == second]
         if self._page and len(at_second) == len(self._page) and len(self._page) >= self._capacity:
-            self._warn_missed(second, cursor.only_type)
+            self._possibly_cut(second, cursor.only_type)
         if self._pending_types:
             first, *rest = self._pending_types
             self._pending_types = tuple(rest)
@@ -361,15 +378,9 @@ class TieSafeCursorPaginator(BaseAPIPaginator[Cursor]):
         self._crowded = None
         return Cursor(before=second, limit=cursor.limit, step=step, inclusive=cursor.inclusive)
 
-    def _warn_missed(self, second: str, only_type: str | None) -> None:
-        kind = f"{only_type} " if only_type else ""
-        self._observations.warn(
-            f"crowded:{self._where}:{second}:{only_type}",
-            "%s: at least %d %sinteractions start at %s, more than one page of %d can hold, and the API pages by "
-            "whole seconds only; %s further %sinteractions of that second may have been missed; the next run "
-            "reads this range again.",
-            self._where, len(self._page), kind, second, self._capacity, self._upper_bound(), kind,
-        )  # fmt: skip
+    def _possibly_cut(self, second: str, only_type: str | None) -> None:
+        """A full page of one second the walk cannot page past: judged when the walk ends (`finish`)."""
+        self._cut.append((second, only_type, len(self._page), self._capacity))
 
     def _upper_bound(self) -> str:
         if self._count_first is not None and self._count_first > self._emitted:

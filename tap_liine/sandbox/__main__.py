@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import typing as t
@@ -94,7 +95,7 @@ def build_server(args: argparse.Namespace) -> SandboxServer:
 def main(argv: t.Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.list_readings:
-        print(table())
+        _print_listing(table())
         return
     try:
         server = build_server(args)
@@ -104,6 +105,16 @@ def main(argv: t.Sequence[str] | None = None) -> None:
     print(f"tap-liine sandbox listening on {server.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def _print_listing(text: str) -> None:
+    """Print `text`; a reader that stops early (`| head`) ends the listing quietly, exit 1."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # Python would fail again flushing stdout at exit: point it at nothing first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

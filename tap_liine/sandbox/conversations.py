@@ -30,7 +30,7 @@ from tap_liine.sandbox.server import ENCODER, ChangesLater, Request, Response, T
 UTC = dt.timezone.utc
 MAX_PER_PAGE = 100
 LATEST_MESSAGES = 5  # `conversations.messages=latest-5`: what comes when `messages` is not sent
-CHURN = ("update", "delete", "create")
+CHURN = ("update", "delete", "create", "create-backdated")
 CHURN_ROUNDS = 3  # `conversations.churn=while-paging`: three of each per location
 BODIES = ("Hi! Can I move my cleaning to Tuesday?", "Yes 👍", "", "Your appointment is confirmed ✅",
           "¿Aceptan seguro dental?", "Thanks!! 😊🦷", "Please call us at (919) 555-0100.")  # fmt: skip
@@ -318,10 +318,14 @@ class ConversationsApi:
             items.remove(target)
             self._deleted[target.id] = [m["id"] for m in target.messages]
         else:
-            target = self._new_conversation(self._next_id, query.location_id, 0, created=now)
+            # Created now, or late-arriving: back-dated to just before a row already served (the
+            # `created` order puts it among the pages read), its first message now.
+            created = now if kind == "create" else target.created - dt.timedelta(seconds=1)
+            target = self._new_conversation(self._next_id, query.location_id, 0, created=created)
             self._next_id += 1
             self.churned["messages"].append(self._add_message(target, now)["id"])
             items.append(target)
+            kind = "create"
         self.churned[kind].append(target.id)
 
     # ----- admin ----------------------------------------------------------------------------

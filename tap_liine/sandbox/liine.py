@@ -91,6 +91,8 @@ class LiineApi:
         self.by_customer = liine_data.generate(spec)
         self.by_customer.update({customer: [] for customer in empty_customers})
         self._later = ChangesLater(self.touch)  # `liine/touch-later`
+        self._create_later = ChangesLater(self.create)  # `liine/create-later`
+        self.created: list[int] = []  # ids of interactions created after the data was seeded
         self._neg_starts = {c: [-r.start for r in rows] for c, rows in self.by_customer.items()}
         self.by_id: dict[int, Row] = {r.id: r for rows in self.by_customer.values() for r in rows}
         self._crowded = {  # each customer's most crowded second (local clock)
@@ -181,6 +183,7 @@ class LiineApi:
         if denied:
             return denied
         self._later.request_arrived()
+        self._create_later.request_arrived()
         try:
             query = _InteractionQuery.parse(request, self.readings)
         except BadRequest as exc:
@@ -241,6 +244,30 @@ class LiineApi:
             self._count_cache.clear()
         return now_us
 
+    def create(self, places: t.Iterable[int]) -> list[int]:
+        """New interactions, updated now, as calls keep coming in: for each place 0, one that
+        starts now (the head of the newest-first list); for place k > 0, a late-arriving one
+        back-dated into the k-th interaction's second (modulo), among pages a walk may have read."""
+        now = time.time()
+        made = []
+        with self._lock:
+            for place in places:
+                customer = self.customers[place % len(self.customers)]
+                rows = self.by_customer[customer]
+                offset_h = rows[0].offset_h if rows else 0
+                start = int(now) + offset_h * 3600 if place == 0 or not rows else rows[place % len(rows)].start
+                new_id = max(self.by_id, default=0) + 1
+                row = Row(new_id, customer, start, offset_h, int(now * 10**6), TYPES[new_id % len(TYPES)], False)
+                # Copies, swapped in whole: a request in another thread keeps the list it began with.
+                at = bisect.bisect_left([(-r.start, -r.id) for r in rows], (-row.start, -row.id))
+                self.by_customer[customer] = [*rows[:at], row, *rows[at:]]
+                self._neg_starts[customer] = [-r.start for r in self.by_customer[customer]]
+                self.by_id[new_id] = row
+                self.created.append(new_id)
+                made.append(new_id)
+            self._count_cache.clear()
+        return made
+
     def _clock(self, row: Row) -> int:
         """The row's start in the clock the API compares cursors and days with."""
         return row.start_utc if self.readings["liine.cursor_clock"] == "utc" else row.start
@@ -259,7 +286,8 @@ class LiineApi:
         """Rows matching the index-level filters, newest start first."""
         walks = []
         for customer in query.customers:
-            rows = self.by_customer.get(customer, [])
+            with self._lock:  # the rows and their index as one snapshot (`create` swaps both)
+                rows, neg_starts = self.by_customer.get(customer, []), self._neg_starts.get(customer, [])
             # The API's clock is local or UTC; the index is ordered by local start.
             shift = rows[0].offset_h * 3600 if rows and self.readings["liine.cursor_clock"] == "utc" else 0
             # Strictly older than the cursor, or (`liine.cursor=inclusive`) at or older.
@@ -267,7 +295,7 @@ class LiineApi:
             upper = None if query.cursor is None else query.cursor - (0 if inclusive else 1)
             if query.end is not None:
                 upper = query.end if upper is None else min(upper, query.end)
-            begin = 0 if upper is None else bisect.bisect_left(self._neg_starts[customer], -(upper + shift))
+            begin = 0 if upper is None else bisect.bisect_left(neg_starts, -(upper + shift))
             lower = None if query.start is None else query.start + shift
             walks.append(self._walk(rows, begin, lower, query))
         if len(walks) == 1:
@@ -309,6 +337,13 @@ class LiineApi:
             spec = request.json() or {}
             self._later.plan(int(spec.get("after", 0)), list(spec.get("ids", [])))
             return Response.json(200, {"ok": True})
+        if name == "liine/create-later" and request.method == "POST":
+            # {"places": [...], "after": N}: create them (see `create`) when the N+1-th interactions request arrives.
+            spec = request.json() or {}
+            self._create_later.plan(int(spec.get("after", 0)), [int(p) for p in spec.get("places", [])])
+            return Response.json(200, {"ok": True})
+        if name == "liine/created":
+            return Response.json(200, self.created)
         if name == "liine/stats":
             return Response.json(200, {"logins": self.logins})
         return None

@@ -108,8 +108,8 @@ QUESTIONS: tuple[Question, ...] = (
         "Do conversations change while the tap pages through them?",
         {
             "none": "no",
-            "while-paging": "while a location is paged, one conversation is updated, one deleted and one "
-            "created (three times per location)",
+            "while-paging": "while a location is paged, one conversation is updated, one deleted, one created "
+            "and one created back-dated among the rows already served (three times per location)",
         },
     ),
     Question(

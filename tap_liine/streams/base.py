@@ -199,8 +199,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
             self.authenticator.current_header()
 
     def _start_pipeline(self, context: dict[str, t.Any]) -> PartitionPipeline[t.Any]:
-        if self._pipeline is not None:
-            self._pipeline.close()
+        self.release_workers()
         partitions = [dict(p) for p in (self.partitions or [])]
         later = partitions[partitions.index(context) :] if context in partitions else [context]
         self._pipeline = PartitionPipeline(
@@ -208,8 +207,15 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
             lambda p, task: batched(self._fetch_on_worker(p, task)),
             workers=self.resources.workers,
             gate=self.resources.gate,
+            threads=self.resources.threads,
         )
         return self._pipeline
+
+    def release_workers(self) -> None:
+        """The pipeline's workers stop (a new plan, or the run's end whether it succeeded or not)."""
+        if self._pipeline is not None:
+            self._pipeline.close()
+            self._pipeline = None
 
     def _fetch_on_worker(self, context: Context, task: t.Any) -> t.Iterator[dict[str, t.Any]]:
         self._local.where = self.describe(context, task)
