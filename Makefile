@@ -69,7 +69,7 @@ lint: $(STAMP) $(DAGSTER)
 	$(BIN)/mypy --python-executable $(DAGSTER_VENV)/bin/python orchestrate/liine_orchestrate
 
 unit: $(STAMP) $(MELTANO_STAMP) $(FAKESNOW) $(DAGSTER)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider --durations=25
 
 # The whole suite: lint, then every test (end-to-end ones included).
 test: lint unit

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import typing as t
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +14,7 @@ from tap_liine.sandbox.interactly import InteractlyApi
 from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.readings import Readings
 from tap_liine.sandbox.server import FaultSchedule, SandboxServer, parse_faults
-from tests import postgres
+from tests import meltano_project, postgres
 
 
 @pytest.fixture
@@ -59,3 +62,44 @@ def pg() -> t.Iterator[postgres.Postgres]:
     if bindir is None:
         pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
     yield from postgres.start(bindir, timezone="America/New_York")
+
+
+@pytest.fixture(scope="session")
+def duckdb_loaded(tmp_path_factory) -> t.Iterator[tuple[SandboxServer, Path]]:
+    """All three sandbox APIs and the DuckDB file `meltano run tap-liine target-duckdb` (a full
+    refresh) loaded from them: one load for every module that reads it. Never changed: the file
+    is opened read-only or copied, the APIs are not touched (start a sandbox of your own)."""
+    if not meltano_project.MELTANO.exists():
+        pytest.skip("Meltano is not installed: run `make install` (make test does)")
+    apis = [LiineApi(scale=3000), ConversationsApi(conversations_per_location=60), InteractlyApi(days=60)]
+    warehouse = tmp_path_factory.mktemp("duckdb_loaded") / "warehouse.duckdb"
+    with SandboxServer(apis) as server:
+        env = {"TARGET_DUCKDB_FILEPATH": str(warehouse)}
+        meltano_project.meltano_run(server, "tap-liine", "target-duckdb", env=env, state_id=uuid.uuid4().hex, full=True)
+        assert not warehouse.with_name(warehouse.name + ".wal").exists()  # all of it is in the one file
+        yield server, warehouse
+
+
+@pytest.fixture(scope="session")
+def postgres_loaded(duckdb_loaded) -> t.Iterator[tuple[SandboxServer, postgres.Postgres]]:
+    """duckdb_loaded's APIs loaded with `meltano run tap-liine target-postgres` (meltano.yml's
+    defaults) into schema `liine` of a PostgreSQL of its own (in America/New_York, as `pg`): one
+    load for every module that reads it. Never changed: build in a copy (postgres.copy), load
+    other schemas beside it."""
+    bindir = postgres.binaries()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
+    server = duckdb_loaded[0]
+    for pg in postgres.start(bindir, timezone="America/New_York"):
+        env = meltano_project.pg_env(pg, "liine")
+        meltano_project.meltano_run(server, "tap-liine", "target-postgres", env=env, state_id=uuid.uuid4().hex)
+        yield server, pg
+
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory) -> Path:
+    """`uv build`'s wheel and sdist of this checkout, in a folder of their own (as `make dist`)."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([str(meltano_project.ROOT / ".venv" / "bin" / "uv"), "build", "-q", "-o", str(out)],
+                   cwd=meltano_project.ROOT, check=True, timeout=300)  # fmt: skip
+    return out

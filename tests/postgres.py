@@ -12,6 +12,8 @@ import tempfile
 import typing as t
 from pathlib import Path
 
+import psycopg
+
 
 @dataclasses.dataclass
 class Postgres:
@@ -70,3 +72,10 @@ def start(bindir: Path, timezone: str = "UTC") -> t.Iterator[Postgres]:
             check=False,
         )
         shutil.rmtree(home, ignore_errors=True)
+
+
+def copy(pg: Postgres, name: str) -> Postgres:
+    """A new database `name` on pg's server: a copy of pg's (CREATE DATABASE ... TEMPLATE), to build in."""
+    with psycopg.connect(dataclasses.replace(pg, database="template1").dsn(), autocommit=True) as con:
+        con.execute(f"create database {name} template {pg.database}")
+    return dataclasses.replace(pg, database=name)

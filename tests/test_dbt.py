@@ -15,21 +15,18 @@ import decimal
 import itertools
 import json
 import os
+import shutil
 import subprocess
 import typing as t
-import uuid
 from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
 
-from tap_liine.sandbox.conversations import ConversationsApi
-from tap_liine.sandbox.interactly import InteractlyApi
-from tap_liine.sandbox.liine import LiineApi
 from tap_liine.sandbox.server import SandboxServer
 from tests import mart_truth, postgres
-from tests.meltano_project import MELTANO, ROOT, meltano, meltano_run, pg_env, tap_config
+from tests.meltano_project import MELTANO, ROOT, meltano, pg_env, tap_config
 
 pytestmark = pytest.mark.e2e
 
@@ -213,19 +210,16 @@ def _run_subsets(adapter: str, connection: dict[str, str], env: dict[str, str], 
 
 
 @pytest.fixture(scope="module")
-def server() -> t.Iterator[SandboxServer]:
-    apis = [LiineApi(scale=3000), ConversationsApi(conversations_per_location=60), InteractlyApi(days=60)]
-    with SandboxServer(apis) as running:
-        yield running
+def server(duckdb_loaded) -> SandboxServer:
+    return duckdb_loaded[0]
 
 
 @pytest.fixture(scope="module")
-def duckdb_built(server, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
-    """The marts of the full build (through Meltano), then the subsets' steps with their marts."""
+def duckdb_built(duckdb_loaded, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
+    """The marts of the full build (through Meltano) on a copy of the session's DuckDB load,
+    then the subsets' steps with their marts."""
     tmp = tmp_path_factory.mktemp("duckdb")
-    warehouse = tmp / "warehouse.duckdb"
-    meltano_run(server, "tap-liine", "target-duckdb", env={"TARGET_DUCKDB_FILEPATH": str(warehouse)},
-                state_id=uuid.uuid4().hex, full=True)  # fmt: skip
+    warehouse = Path(shutil.copyfile(duckdb_loaded[1], tmp / "warehouse.duckdb"))  # dbt builds in it
     env = {"DBT_DUCKDB_PATH": str(warehouse), "DBT_DUCKDB_SCHEMA": "analytics"}
     meltano("invoke", "dbt-duckdb", "build", env=env)  # tap_liine__timezone: the default, America/New_York
     query = _duckdb_query(warehouse)
@@ -235,23 +229,20 @@ def duckdb_built(server, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]
 
 
 @pytest.fixture(scope="module")
-def postgres_built(server, tmp_path_factory) -> t.Iterator[tuple[Marts, list[dict[str, t.Any]]]]:
-    bindir = postgres.binaries()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql-15, see README)")
-    for pg in postgres.start(bindir, timezone="America/New_York"):
-        loader = pg_env(pg, "liine")
-        meltano_run(server, "tap-liine", "target-postgres", env=loader, state_id=uuid.uuid4().hex)
-        # dbt-postgres reads target-postgres's connection (meltano.yml): nothing of its own.
-        meltano("invoke", "dbt-postgres", "build", "--vars", f"{{tap_liine__timezone: {ZONES['postgres']}}}",
-                env=loader)  # fmt: skip
-        query = _postgres_query(pg)
-        marts = _read(query, "analytics")
-        dbt_env = {**os.environ, "DBT_POSTGRES_HOST": pg.host, "DBT_POSTGRES_PORT": str(pg.port),
-                   "DBT_POSTGRES_USER": pg.user, "DBT_POSTGRES_DBNAME": pg.database,
-                   "DBT_POSTGRES_SCHEMA": "analytics"}  # fmt: skip
-        steps = _run_subsets("postgres", {"dsn": pg.dsn()}, dbt_env, tmp_path_factory.mktemp("postgres"))
-        yield marts, [{**step, "marts": _read(query, f"kept_{n}")} for n, step in enumerate(steps)]
+def postgres_built(postgres_loaded, tmp_path_factory) -> tuple[Marts, list[dict[str, t.Any]]]:
+    """As duckdb_built, on a copy of the session's PostgreSQL load (in America/New_York)."""
+    pg = postgres.copy(postgres_loaded[1], "dbt_build")
+    loader = pg_env(pg, "liine")
+    # dbt-postgres reads target-postgres's connection (meltano.yml): nothing of its own.
+    meltano("invoke", "dbt-postgres", "build", "--vars", f"{{tap_liine__timezone: {ZONES['postgres']}}}",
+            env=loader)  # fmt: skip
+    query = _postgres_query(pg)
+    marts = _read(query, "analytics")
+    dbt_env = {**os.environ, "DBT_POSTGRES_HOST": pg.host, "DBT_POSTGRES_PORT": str(pg.port),
+               "DBT_POSTGRES_USER": pg.user, "DBT_POSTGRES_DBNAME": pg.database,
+               "DBT_POSTGRES_SCHEMA": "analytics"}  # fmt: skip
+    steps = _run_subsets("postgres", {"dsn": pg.dsn()}, dbt_env, tmp_path_factory.mktemp("postgres"))
+    return marts, [{**step, "marts": _read(query, f"kept_{n}")} for n, step in enumerate(steps)]
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import duckdb
@@ -26,7 +27,6 @@ from tests.helpers import expected_interactions, sent
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
-UV = ROOT / ".venv" / "bin" / "uv"
 MARKER = "<!-- tested: meltano commands -->"
 SECRETS = {
     "liine-password.txt": "Pr0d-Liine-Secret",
@@ -157,13 +157,11 @@ def test_the_sandbox_keeps_its_own_secrets_after_production_ones_are_set(tmp_pat
 
 
 @pytest.fixture(scope="module")
-def definition(tmp_path_factory) -> Path:
+def definition(dist) -> Path:
     """`make dist`'s dist/tap-liine.yml: the Hub definition whose pip_url is the wheel just built."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from dist_definition import write_definition
 
-    dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([str(UV), "build", "-q", "-o", str(dist)], cwd=ROOT, check=True, timeout=300)
     return write_definition(dist)
 
 
@@ -186,12 +184,20 @@ def new_project(tmp_path: Path, definition: Path, server: SandboxServer, env: di
     return project
 
 
-def test_the_tap_is_added_to_a_brand_new_meltano_project_and_runs(tmp_path, definition) -> None:
+@pytest.fixture(scope="module")
+def brand_new(tmp_path_factory, definition) -> t.Iterator[tuple[LiineApi, SandboxServer, Path, dict[str, str]]]:
+    """One brand-new project with tap-liine added (new_project), for the sandbox's Liine: the
+    tap runs in it as added, then the marts are added to it."""
     env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
-    with SandboxServer([LiineApi(customers=[101], scale=300)]) as server:
-        project = new_project(tmp_path, definition, server, env)
-        out = meltano(project, "invoke", "tap-liine", env=env).stdout
-        expected = expected_interactions(server.url, [101], "2025-01-01")
+    api = LiineApi(customers=[101], scale=300)
+    with SandboxServer([api]) as server:
+        yield api, server, new_project(tmp_path_factory.mktemp("brand_new"), definition, server, env), env
+
+
+def test_the_tap_is_added_to_a_brand_new_meltano_project_and_runs(brand_new) -> None:
+    _, server, project, env = brand_new
+    out = meltano(project, "invoke", "tap-liine", env=env).stdout
+    expected = expected_interactions(server.url, [101], "2025-01-01")
     records = [line for line in out.splitlines() if line.startswith('{"type":"RECORD","stream":"interactions"')]
     assert len(records) == len(expected) == 300
     assert "tap_liine-0.1.0-py3-none-any.whl" in (project / "meltano.yml").read_text()
@@ -204,38 +210,35 @@ def readme_marts_section() -> dict[str, str]:
     return dict(blocks)
 
 
-def test_the_marts_are_added_to_a_brand_new_meltano_project_as_the_readme_says(tmp_path, definition, pg) -> None:
+def test_the_marts_are_added_to_a_brand_new_meltano_project_as_the_readme_says(brand_new, pg) -> None:
     """tap-liine from dist/, target-postgres and dbt-postgres with the tap_liine package, end to end."""
     blocks = readme_marts_section()
     assert sorted(blocks) == ["commands", "meltano.yml", "transform/dbt_project.yml", "transform/packages.yml",
                               "transform/profiles.yml"]  # fmt: skip
-    env = dict(os.environ, MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
-    api = LiineApi(customers=[101], scale=300)
-    with SandboxServer([api]) as server:
-        project = new_project(tmp_path, definition, server, env)
-        # meltano.yml gets the README's plugins; transform/ its three files.
-        yaml = YAML()
-        config = yaml.load((project / "meltano.yml").read_text())
-        for kind, plugins in yaml.load(blocks["meltano.yml"])["plugins"].items():
-            config["plugins"].setdefault(kind, []).extend(plugins)
-        with (project / "meltano.yml").open("w") as out:
-            yaml.dump(config, out)
-        (project / "transform").mkdir(exist_ok=True)  # meltano init makes it
-        for name in ("dbt_project.yml", "packages.yml", "profiles.yml"):
-            (project / "transform" / name).write_text(blocks[f"transform/{name}"])
-        # Only what cannot be written in a README changes: where the database and the package are.
-        (project / "transform" / "packages.yml").write_text(f"packages:\n  - local: {ROOT / 'transform'}\n")
-        (project / "pg-password.txt").write_text("unused-with-trust-auth")
-        with psycopg.connect(pg.dsn(), autocommit=True) as con:  # a database of its own on the module's server
-            con.execute("create database new_project")
-        local = {"db.internal": pg.host, "port 5432": f"port {pg.port}", "user loader": f"user {pg.user}",
-                 "database analytics": "database new_project"}  # fmt: skip
-        for line in blocks["commands"].splitlines():
-            command = line.split("  #")[0].strip()
-            for written, here in local.items():
-                command = command.replace(written, here)
-            meltano(project, *shlex.split(command)[1:], env=env)
-        records = [api.record(api.by_id[i]) for i in expected_interactions(server.url, [101], "2025-01-01")]
+    api, server, project, env = brand_new
+    # meltano.yml gets the README's plugins; transform/ its three files.
+    yaml = YAML()
+    config = yaml.load((project / "meltano.yml").read_text())
+    for kind, plugins in yaml.load(blocks["meltano.yml"])["plugins"].items():
+        config["plugins"].setdefault(kind, []).extend(plugins)
+    with (project / "meltano.yml").open("w") as out:
+        yaml.dump(config, out)
+    (project / "transform").mkdir(exist_ok=True)  # meltano init makes it
+    for name in ("dbt_project.yml", "packages.yml", "profiles.yml"):
+        (project / "transform" / name).write_text(blocks[f"transform/{name}"])
+    # Only what cannot be written in a README changes: where the database and the package are.
+    (project / "transform" / "packages.yml").write_text(f"packages:\n  - local: {ROOT / 'transform'}\n")
+    (project / "pg-password.txt").write_text("unused-with-trust-auth")
+    with psycopg.connect(pg.dsn(), autocommit=True) as con:  # a database of its own on the module's server
+        con.execute("create database new_project")
+    local = {"db.internal": pg.host, "port 5432": f"port {pg.port}", "user loader": f"user {pg.user}",
+             "database analytics": "database new_project"}  # fmt: skip
+    for line in blocks["commands"].splitlines():
+        command = line.split("  #")[0].strip()
+        for written, here in local.items():
+            command = command.replace(written, here)
+        meltano(project, *shlex.split(command)[1:], env=env)
+    records = [api.record(api.by_id[i]) for i in expected_interactions(server.url, [101], "2025-01-01")]
     with psycopg.connect(pg.dsn().replace(f"dbname={pg.database}", "dbname=new_project")) as con:
         marts = ("lead_funnel", "call_handling", "patient_response_times", "appointments_daily")
         counts = {mart: con.execute(f"select count(*) from analytics.{mart}").fetchone() for mart in marts}

@@ -12,17 +12,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
-UV = ROOT / ".venv" / "bin" / "uv"
-
-
-@pytest.fixture(scope="module")
-def dist(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([str(UV), "build", "-q", "-o", str(out)], cwd=ROOT, check=True, timeout=300)
-    return out
 
 
 def _metadata(dist: Path) -> email.message.Message:
