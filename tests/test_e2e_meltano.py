@@ -89,9 +89,13 @@ def test_postgres_types_values_and_incremental_updates_in_place(server, postgres
 
     # Change records at the source, then run again from Meltano's stored state.
     touched = requests.post(f"{server.url}/_sandbox/liine/touch", json={"ids": [some_id, 3, 2000]}, timeout=5).json()
-    added = requests.post(
-        f"{server.url}/_sandbox/conversations/add-messages", json={"conversation_ids": [5001, 5070]}, timeout=5
-    ).json()["message_ids"]
+    # New messages in two conversations the first run landed (one it had not would join: a new row).
+    with _connect(pg) as con:
+        landed = [i for (i,) in con.execute(f"select id from {schema}.conversations order by id")]
+    wanted = {"conversation_ids": [landed[0], landed[-1]]}
+    answer = requests.post(f"{server.url}/_sandbox/conversations/add-messages", json=wanted, timeout=5)
+    added = answer.json()["message_ids"]
+    assert len(added) == 2
     meltano_run(server, "tap-liine", "target-postgres", env=pg_env(pg, schema), state_id=state_id)
 
     after = _counts(pg, schema)
