@@ -95,7 +95,7 @@ bench: $(STAMP) $(MELTANO_STAMP) $(DLT) $(DAGSTER)
 	$(BIN)/python -m benchmarks.shards --scale 200000 --shards 1,2,4 --repeat 3
 
 # The wheel and sdist in dist/, and dist/tap-liine.yml (the Hub definition, pip_url = that
-# wheel) for `meltano add extractor tap-liine --from-ref .../dist/tap-liine.yml`.
+# wheel) for `meltano add --plugin-type extractor tap-liine --from-ref .../dist/tap-liine.yml`.
 dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/uv build -q -o dist
