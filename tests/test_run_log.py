@@ -71,6 +71,27 @@ def test_an_unknown_setting_is_named_with_the_closest_one(caplog) -> None:
     ]
 
 
+def _logged(stderr: str, level: str) -> list[str]:
+    """The messages of the log lines at `level` (the CLI's format: time | level | logger | message)."""
+    return [line.split(" | ", 3)[3] for line in stderr.splitlines() if line.count(" | ") >= 3 and f"| {level}" in line]
+
+
+def test_a_misspelt_setting_is_named_with_the_closest_one_when_the_config_is_refused(tmp_path) -> None:
+    config = {**liine_config("http://127.0.0.1:9"), "pasword": "demo-password"}
+    del config["password"]
+
+    result = run_cli(tmp_path, config)
+
+    assert result.returncode == 1
+    assert _logged(result.stderr, "ERROR") == [
+        "Setting `pasword` is not a setting of tap-liine and is ignored; did you mean `password`?",
+        "Setting `password` is required when `customer_ids` is set: the tap logs in to Liine with `username` and "
+        "`password` to extract interactions.",
+        "Config validation failed",
+    ]
+    assert "demo-password" not in result.stderr
+
+
 def _run_env(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("TAP_LIINE_")}
     return subprocess.run(
