@@ -166,7 +166,8 @@ class TapLiine(Tap):
                 self.resources.syncing = False  # from here on a cancel ends the process at once (`_cancel`)
                 late = self.resources.gate.failure
                 failed = isinstance(late, Cancelled)
-            self.summary.log(self.resources.observations.noticed, failed=failed)
+            resources = self.resources
+            self.summary.log(resources.observations.noticed, failed=failed, accepted=resources.credentials_accepted)
         if isinstance(late, Cancelled):
             raise late
 
