@@ -266,7 +266,24 @@ def test_ids_appended_at_the_end_keep_every_shard_as_it_was(tmp_path) -> None:
             "`shards` is 4 but the longest list of ids has 3: every "
             "shard needs at least one id to extract, so lower `shards` or list more ids",
         ),
-        ({"shard": 2, "customer_ids": [101]}, "`shards`: Field required; `shard`: Extra inputs are not permitted"),
+        (
+            {"shard": 2, "customer_ids": [101]},
+            "`shards`: Field required; `shard`: Extra inputs are not permitted (did you mean `shards`?)",
+        ),
+        (
+            {"shards": 1, "customer_ids": [101], "retry_delay_secs": 60},
+            "`retry_delay_secs`: Extra inputs are not permitted (did you mean `retry_delay_seconds`?)",
+        ),
+        ({"shards": 1, "customer_ids": [101], "colour": "red"}, "`colour`: Extra inputs are not permitted"),
+        (
+            {"shards": 1, "customer_ids": [101], "schedule": "0 25 * * *"},
+            '`schedule`: "0 25 * * *" is not a cron expression Dagster accepts: minute (0-59), hour (0-23), '
+            'day (1-31), month (1-12) and weekday (0-6), e.g. "0 3 * * *"',
+        ),
+        (
+            {"shards": 1, "customer_ids": [101], "timezone": "Mars/Olympus"},
+            '`timezone`: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "America/New_York")',
+        ),
         ({"shards": 0, "customer_ids": [101]}, "`shards`: Input should be greater than or equal to 1"),
     ],
 )
