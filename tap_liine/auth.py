@@ -10,6 +10,10 @@ A token is renewed shortly before it expires, its lifetime reckoned by the serve
 clock (its `Date` header), so a skewed clock on either side does not matter. An expiry
 that is not after the server's time (a naive local time, say) is not trusted: the token
 is then used until the API refuses it with a 401, which drops it and logs in again.
+
+Only a 400, 401 or 403 (or the API's own refusal in a 200) blames the credentials. Any other
+answer at the login (404, 405, 5xx or an unreadable body till the tries run out) means the
+login went where none is: the error names the URL setting and the path asked.
 """
 
 from __future__ import annotations
@@ -21,17 +25,20 @@ import threading
 import time
 import typing as t
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
-from tap_liine.errors import LoginError, api_message
+from tap_liine.errors import GaveUp, LoginError, api_message
 from tap_liine.gate import retry_later
 from tap_liine.instants import parse_datetime
 from tap_liine.retries import RetryNotices, RetryPolicy
+from tap_liine.settings import API_URLS
 
 RENEW_MARGIN_SECONDS = 60.0
+REFUSALS = (400, 401, 403)  # how an API refuses credentials (Django REST framework's login answers 400)
 
 
 class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
@@ -73,6 +80,18 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
     def url(self) -> str:
         """Where the login goes."""
 
+    def wrong_place(self, answer: str) -> LoginError:
+        """The error for a login answered as no login is (`answer`, e.g. "404 (Not found.)")."""
+        return LoginError(
+            f"The {self.api_name} login at {urlsplit(self.url).path} answered {answer}: no {self.api_name} login "
+            f"answers there. Check {self._url_setting()}."
+        )
+
+    def _url_setting(self) -> str:
+        return f"the setting `{API_URLS[self.api_name]}` (the API's base URL, to which the tap adds {self.LOGIN_PATH})"
+
+    LOGIN_PATH = ""  # what the login's URL adds to the API's base URL
+
     @abc.abstractmethod
     def exchange(self) -> tuple[str, float | None]:
         """One login: the Authorization header value, and the token's lifetime in seconds if known."""
@@ -89,6 +108,12 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
             if self._header_value is None or (self._renew_at is not None and time.monotonic() >= self._renew_at):
                 try:
                     self._header_value, lifetime = self._login()
+                except GaveUp as exc:  # a server down, or no login there (a web page, a proxy's error)
+                    self._failure = GaveUp(
+                        f"{str(exc).rstrip('.')}. If the {self.api_name} login is not at "
+                        f"{urlsplit(self.url).path}, check {self._url_setting()}."
+                    )
+                    raise self._failure from None
                 except FatalAPIError as exc:
                     self._failure = exc
                     raise
@@ -151,9 +176,10 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
 
     source = "Liine"
     api_name = "Liine"
+    LOGIN_PATH = "/call_log/authenticate/"
 
     def __init__(self, *, api_url: str, username: str, password: str, **kwargs: t.Any) -> None:
-        self._url = api_url.rstrip("/") + "/call_log/authenticate/"
+        self._url = api_url.rstrip("/") + self.LOGIN_PATH
         self._username = username
         self._password = password
         super().__init__(**kwargs)
@@ -164,6 +190,8 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
 
     def exchange(self) -> tuple[str, float | None]:
         response = self._post(json={"username": self._username, "password": self._password})
+        if response.status_code != 200 and response.status_code not in REFUSALS:
+            raise self.wrong_place(f"{response.status_code} ({api_message(response)})")
         if response.status_code != 200:
             msg = (
                 f"Liine refused the login of user {self._username!r} ({response.status_code}: "
@@ -188,9 +216,10 @@ class ConversationsAuthenticator(ExchangedTokenAuthenticator):
     api_name = "Conversations"
     ACCEPT = "application/vnd.Nexhealth+json;version=2"
     DEFAULT_LIFETIME_SECONDS = 3600.0
+    LOGIN_PATH = "/authenticates"
 
     def __init__(self, *, api_url: str, api_key: str, **kwargs: t.Any) -> None:
-        self._url = api_url.rstrip("/") + "/authenticates"
+        self._url = api_url.rstrip("/") + self.LOGIN_PATH
         self._api_key = api_key
         super().__init__(**kwargs)
 
@@ -200,6 +229,8 @@ class ConversationsAuthenticator(ExchangedTokenAuthenticator):
 
     def exchange(self) -> tuple[str, float | None]:
         response = self._post(headers={"Authorization": self._api_key, "Accept": self.ACCEPT})
+        if response.status_code != 200 and response.status_code not in REFUSALS:
+            raise self.wrong_place(f"{response.status_code} ({api_message(response)})")
         if response.status_code != 200:
             raise LoginError(self._refused(f"{response.status_code}: {api_message(response)}"))
         # A 200 body holds the token: never quote it.

@@ -95,7 +95,11 @@ class UnauthorizedRetry(RetriableAPIError):
 
 
 class LoginError(FatalAPIError):
-    """The credentials were refused: retrying cannot help."""
+    """The credentials were refused, or the login went where no login is: retrying cannot help."""
+
+
+class GaveUp(FatalAPIError):
+    """A request's tries ran out (retries.py)."""
 
 
 class RunStopped(Exception):

@@ -56,6 +56,7 @@ class TapResources:
         self._lock = threading.Lock()
         self._authenticators: dict[str, APIAuthenticatorBase] = {}
         self._credentials_checked = False
+        self.credentials_accepted: list[str] = []  # the sources whose check passed, in order
         self.syncing = False  # a stream has begun reading: a cancel stops it at its next hand-over
         self._batch_folders: dict[str, BatchFolder] = {}
 
@@ -66,7 +67,7 @@ class TapResources:
             if self._credentials_checked:
                 return
             self._credentials_checked = True
-        checked: list[str] = []
+        checked = self.credentials_accepted
         for stream in streams:
             if (stream.selected or stream.has_selected_descendents) and stream.api_name not in checked:
                 on_worker(

@@ -20,9 +20,9 @@ import typing as t
 
 import requests
 import tenacity
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 
-from tap_liine.errors import RetryLater, UnauthorizedRetry
+from tap_liine.errors import GaveUp, RetryLater, UnauthorizedRetry
 from tap_liine.gate import Stopped
 
 if t.TYPE_CHECKING:
@@ -105,10 +105,10 @@ class RetryPolicy:
                 raise
             except RetriableAPIError as exc:
                 msg = f"Giving up after {self.tries} tries: {exc}"
-                raise FatalAPIError(msg) from None
+                raise GaveUp(msg) from None
             except (requests.exceptions.RequestException, ConnectionResetError) as exc:
                 msg = f"Giving up after {self.tries} tries: {unreachable(exc)}"
-                raise FatalAPIError(msg) from None
+                raise GaveUp(msg) from None
 
         return t.cast("F", call)
 

@@ -48,9 +48,11 @@ Behaviours of the SDK's internals the tap assumes (no hook overridden):
   `__exit__` (`SilentTimer` does not).
 - streams/base.py, `TapStream.log` (the public `Stream.log`, through which the SDK logs): a
   walk that ends on an empty page is logged as a line starting with `PAGINATION_STOPPED`
-  (dropped: the run summary counts pages), and `--test` stops each stream after its first
-  record with an abort exception caused by `MaxRecordsLimitException`, which `Stream.sync`
-  logs at ERROR through `log` while it propagates (dropped: the test succeeded).
+  (dropped: the run summary counts pages); `Stream.sync` logs `UNHANDLED_ERROR` at ERROR
+  through `log` while any exception propagates: dropped when it is `--test` stopping each
+  stream after its first record (an abort exception caused by `MaxRecordsLimitException`: the
+  test succeeded), and when it is an error the tap ends the run with in one sentence of its
+  own (a `FatalAPIError` or `RunStopped`, logged by `TapLiine._ending_plainly`).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ else:
 SDK_VERSION_CHECKED = "0.54.9"
 SYNC_START_LINES = ("Beginning sync of", "Starting incremental sync of")
 PAGINATION_STOPPED = "Pagination stopped after"
+UNHANDLED_ERROR = "An unhandled error occurred while syncing '%s'"
 
 
 class SdkSeams(_StreamBase):

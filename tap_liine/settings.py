@@ -44,6 +44,20 @@ MEANINGS = {  # what a pattern asks for, in words
     r"\S": "non-empty",
 }
 
+
+def location_id(value: str | float) -> str:
+    """A conversations location id as the tap reads it: numbers as strings (3001.0, a whole number to
+    JSON Schema, as "3001")."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+# The form in which the tap reads each id list (its state partitions): entries alike in it are one id.
+ID_FORMS: dict[str, t.Callable[[t.Any], t.Any]] = {
+    "customer_ids": int,
+    "conversations_location_ids": location_id,
+    "interactly_integration_ids": str.lower,  # hexadecimal
+}
+
 # Which settings switch each source on.
 SOURCES: dict[str, tuple[str, ...]] = {
     "Liine": ("customer_ids", "username", "password"),
@@ -309,7 +323,7 @@ def config_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> li
             parse_datetime(start)  # the parser every stream reads it with
         except ValueError:
             errors.append(f"Setting `start_date` must be a real date, such as 2025-01-01T00:00:00Z; got {start!r}.")
-    errors += _cross_setting_errors(config)
+    errors += _repeated_ids(config) + _cross_setting_errors(config)
     return list(dict.fromkeys(errors))
 
 
@@ -331,7 +345,7 @@ def _sentence(error: ValidationError, schema: dict[str, t.Any]) -> str:
         "exclusiveMinimum": lambda: f"must be more than {rule}; got {value}",
         "enum": lambda: f"accepts {', '.join(map(str, rule))}; got {value}",
         "pattern": lambda: f"must hold {meaning(error.schema)}; {value} is not",
-        "uniqueItems": lambda: f"lists {_duplicates(error.instance)} more than once",
+        "uniqueItems": lambda: f"lists {_duplicates(error.instance, name)} more than once",
         "propertyNames": lambda: (
             f"may not set {value}: the tap sets it itself (use `customer_ids`, `start_date`, "
             "`interaction_types`, `include_spam` or `page_size`)"
@@ -351,9 +365,33 @@ def _shown(value: t.Any, secret: bool) -> str:
     return a_json_type(value) if secret else repr(value)
 
 
-def _duplicates(values: list[t.Any]) -> str:
-    counts = collections.Counter(map(repr, values))  # values may be unhashable
-    return ", ".join(shown for shown, times in counts.items() if times > 1)
+def _duplicates(values: list[t.Any], name: str) -> str:
+    """The entries of setting `name` that are one, e.g. "101" or "3001 (as 3001 and '3001')": alike as
+    the tap reads them (`ID_FORMS`), else as written (repr: values may be unhashable)."""
+    form = ID_FORMS.get(name, repr)
+    try:
+        forms = [repr(value) if isinstance(value, bool) else form(value) for value in values]
+    except (TypeError, ValueError, AttributeError):  # not ids (a type error says so): compared as written
+        forms = [repr(value) for value in values]
+    spellings: dict[t.Any, list[str]] = collections.defaultdict(list)
+    for read, value in zip(forms, values, strict=True):
+        spellings[read].append(repr(value))
+    repeated = [dict.fromkeys(shown) for shown in spellings.values() if len(shown) > 1]
+    return ", ".join(
+        next(iter(shown)) if len(shown) == 1 else f"{next(iter(shown))} (as {' and '.join(shown)})"
+        for shown in repeated
+    )
+
+
+def _repeated_ids(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Ids listed twice in the form the tap reads them (3001 and "3001" are one location), which the
+    schema's `uniqueItems` cannot see; worded as its sentence is."""
+    errors = []
+    for name in ID_FORMS:
+        values = config.get(name)
+        if isinstance(values, list) and (repeated := _duplicates(values, name)):
+            errors.append(f"Setting `{name}` lists {repeated} more than once.")
+    return errors
 
 
 def _cross_setting_errors(config: t.Mapping[str, t.Any]) -> list[str]:

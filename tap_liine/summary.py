@@ -1,7 +1,8 @@
 """The run summary: what each stream and partition read, and what went wrong, in one block at the end.
 
 Per stream and partition (customer, location, integration and type): records, pages,
-retries and re-logins (a 401 on a token the tap had); counts of zero are left out. Then what the tap noticed about how
+retries and re-logins (a 401 on a token the tap had); counts of zero are left out. Then the sources
+whose credentials the start's check accepted (not a stream: it reads no records), what the tap noticed about how
 the APIs answer (observations.py) and every warning of the run, each distinct message once
 with how often it came. Log lines at INFO; no record values (the messages counted here
 carry none, see the rules of observations.py and http.py).
@@ -74,7 +75,7 @@ class RunSummary:
         with self._lock:
             return dataclasses.replace(self._tallies.get(stream, {}).get(partition, Tally()))
 
-    def lines(self, noticed: t.Sequence[str], *, failed: bool) -> list[str]:
+    def lines(self, noticed: t.Sequence[str], *, failed: bool, accepted: t.Sequence[str] = ()) -> list[str]:
         lines = ["Run summary" + (" (the run failed)" if failed else "") + ":"]
         with self._lock:
             tallies = {stream: dict(parts) for stream, parts in self._tallies.items()}
@@ -91,6 +92,8 @@ class RunSummary:
                 continue
             lines.append(f"  {stream:<{width}}  {total.words()}")
             lines.extend(f"  {'':<{width}}    {partition}: {tally.words()}" for partition, tally in parts.items())
+        if accepted:
+            lines.append(f"Credentials accepted by {', '.join(accepted)}.")
         if noticed:
             lines.append("Noticed about the APIs:")
             lines.extend(f"  - {_clip(line)}" for line in noticed)
@@ -108,10 +111,10 @@ class RunSummary:
         """Stop counting warnings."""
         self._logger.removeHandler(self.warnings)
 
-    def log(self, noticed: t.Sequence[str], *, failed: bool) -> None:
+    def log(self, noticed: t.Sequence[str], *, failed: bool, accepted: t.Sequence[str] = ()) -> None:
         """Log the summary, once, and stop counting warnings."""
         self.close()
-        for line in self.lines(noticed, failed=failed):
+        for line in self.lines(noticed, failed=failed, accepted=accepted):
             self._logger.info("%s", line)
 
 

@@ -86,10 +86,13 @@ class TapLiine(Tap):
         # its verdict is replaced by `config_errors`, one sentence per problem.
         super().__init__(*args, validate_config=False, **kwargs)
         errors = config_errors(self.config, self.config_jsonschema)
-        if errors and validate_config:
-            raise ConfigValidationError("Config validation failed", errors=errors, schema=self.config_jsonschema)
+        unknown = unknown_settings(self.config, self.config_jsonschema)
+        if errors and validate_config:  # a misspelt setting first: it is often why another is missing
+            raise ConfigValidationError(
+                "Config validation failed", errors=unknown + errors, schema=self.config_jsonschema
+            )
         self.summary = RunSummary(self.logger)  # counts the warnings from here on
-        for warning in plain_http_warnings(self.config) + unknown_settings(self.config, self.config_jsonschema):
+        for warning in plain_http_warnings(self.config) + unknown:
             self.logger.warning("%s", warning)
         if not errors:
             try:
@@ -163,7 +166,8 @@ class TapLiine(Tap):
                 self.resources.syncing = False  # from here on a cancel ends the process at once (`_cancel`)
                 late = self.resources.gate.failure
                 failed = isinstance(late, Cancelled)
-            self.summary.log(self.resources.observations.noticed, failed=failed)
+            resources = self.resources
+            self.summary.log(resources.observations.noticed, failed=failed, accepted=resources.credentials_accepted)
         if isinstance(late, Cancelled):
             raise late
 

@@ -143,6 +143,11 @@ def run_cli(
     )
 
 
+def logged(stderr: str, level: str) -> list[str]:
+    """The messages of the CLI's log lines at `level` (its format: time | level | logger | message)."""
+    return [line.split(" | ", 3)[3] for line in stderr.splitlines() if line.count(" | ") >= 3 and f"| {level}" in line]
+
+
 def liine_truth(url: str) -> list[dict[str, t.Any]]:
     return requests.get(f"{url}/_sandbox/liine/truth", timeout=30).json()  # type: ignore[no-any-return]
 

@@ -15,18 +15,21 @@ import decimal
 import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import typing as t
+import uuid
 from pathlib import Path
 
 import duckdb
 import psycopg
 import pytest
+import yaml
 
 from tap_liine.sandbox.server import SandboxServer
 from tests import mart_truth, postgres
-from tests.meltano_project import MELTANO, ROOT, meltano, pg_env, tap_config
+from tests.meltano_project import MELTANO, ROOT, meltano, meltano_run, pg_env, tap_config
 
 pytestmark = pytest.mark.e2e
 
@@ -304,3 +307,61 @@ def test_the_project_parses_for_snowflake(tmp_path: Path) -> None:
     assert set(MARTS) <= models and len(models) == len(MARTS) + 6
     assert manifest["metadata"]["adapter_type"] == "snowflake"
     assert (ROOT / "transform" / "dbt_project.yml").exists()
+
+
+def _readme_patient_data_example() -> tuple[dict[str, t.Any], list[str]]:
+    """The stream maps and `select` of the README's "Patient data" example, as written."""
+    section = (ROOT / "README.md").read_text().split("\n## Patient data\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    [tap] = yaml.safe_load(block)["plugins"]["extractors"]
+    return tap["config"]["stream_maps"], tap["select"]
+
+
+@pytest.fixture(scope="module")
+def mapped_built(server, tmp_path_factory) -> Path:
+    """`meltano run tap-liine target-duckdb dbt-duckdb:build` under the README's patient-data
+    maps and selection, into a DuckDB file of its own."""
+    maps, select = _readme_patient_data_example()
+    warehouse = tmp_path_factory.mktemp("mapped") / "warehouse.duckdb"
+    env = {"TAP_LIINE_STREAM_MAPS": json.dumps(maps), "TAP_LIINE__SELECT": json.dumps(select),
+           "TARGET_DUCKDB_FILEPATH": str(warehouse), "DBT_DUCKDB_PATH": str(warehouse),
+           "DBT_DUCKDB_SCHEMA": "analytics"}  # fmt: skip
+    meltano_run(server, "tap-liine", "target-duckdb", "dbt-duckdb:build", env=env, state_id=uuid.uuid4().hex, full=True)
+    return warehouse
+
+
+def test_the_marts_build_whatever_patient_data_the_readme_maps_away(mapped_built, duckdb_loaded, expected) -> None:
+    maps, select = _readme_patient_data_example()
+    assert maps["conversation_messages"] == {"body": "__NULL__", "sender_info": "__NULL__"}
+    assert "!conversations.patient.email" in select  # a nested deselection
+    mapped, unmapped = _duckdb_query(mapped_built), _duckdb_query(duckdb_loaded[1])
+    # The loader created no column for what was nulled or deselected; the hash kept its own.
+    columns = {table: set(mapped(f"select * from liine.{table} limit 0")[0]) for table in TABLES}
+    assert not {"body", "sender_info"} & columns["conversation_messages"]
+    assert not {"name", "phone_number"} & columns["interactions"]
+    emails = "select count(email), count(distinct email) from liine.interactions"
+    assert mapped(emails)[1] == unmapped(emails)[1] and mapped(emails)[1][0][0] > 100
+    not_md5 = "select count(*) from liine.interactions where not regexp_full_match(email, '[0-9a-f]{32}')"
+    assert mapped(not_md5)[1] == [(0,)]
+    patients = "select count(*), count(patient ->> 'email'), count(patient ->> 'id') from liine.conversations"
+    assert mapped(patients)[1] == [(unmapped(patients)[1][0][0], 0, unmapped(patients)[1][0][2])]
+
+    # Every mart built: those that do not read the nulled fields exactly as without the maps;
+    # the response times, which tell the patient by sender_info, have no patient message.
+    marts = _read(mapped, "analytics")
+    for mart in ("lead_funnel", "call_handling", "appointments_daily"):
+        assert marts[mart] == expected["duckdb"][mart], mart
+    assert marts["patient_response_times"] == marts["patient_response_times_daily"] == {}
+    messages = (
+        "select count(*), count(body), count(sender_type), sum(cast(is_from_patient as int)), "
+        "sum(cast(is_from_practice as int)) from analytics_staging.stg_liine__conversation_messages"
+    )
+    distinct = unmapped("select count(distinct id) from liine.conversation_messages")[1][0][0]
+    assert mapped(messages)[1] == [(distinct, 0, 0, 0, 0)] and distinct > 500
+    conversations = "select count(*), count(patient_id) from analytics_staging.stg_liine__conversations"
+    assert mapped(conversations)[1] == [
+        unmapped(
+            "select count(distinct id), count(distinct case when patient "
+            "->> 'id' is not null then id end) from liine.conversations"
+        )[1][0]
+    ]

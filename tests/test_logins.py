@@ -12,7 +12,7 @@ import requests
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.tap import TapLiine
-from tests.helpers import all_sources_config, liine_config, run_cli, run_tap, sent
+from tests.helpers import all_sources_config, liine_config, logged, run_cli, run_tap, sent
 
 SOURCES = {"conversations": {"conversations_per_location": 5}, "interactly": {"days": 10}}
 LOGINS = ("/call_log/authenticate/", "/authenticates")
@@ -44,13 +44,70 @@ def test_refused_credentials_fail_the_run_before_any_data_request(sandbox, tmp_p
     result = run_cli(tmp_path, all_sources_config(server.url, **wrong), *args)
 
     assert result.returncode == 1
-    assert said in result.stderr
+    errors = logged(result.stderr, "ERROR")  # the tap's sentence only: not the SDK's "An unhandled error" too
+    assert len(errors) == 1 and said in errors[0]
+    assert logged(result.stderr, "WARNING") == [] and "Warnings (" not in result.stderr
     assert "Wr0ng-Secret!" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "RECORD" not in result.stdout
     assert _data_requests(server.url) == []
     checks = sent(server.url)
     assert len(checks) == len(set(checks)) <= 3  # one per source, up to the refused one
+
+
+INTERACTLY_CHECK = "/api/integrations/v2/resource-records/5eb7cf5a86d9755df3a6c593/appointments/statistics"
+WRONG_URLS = {
+    "api_url": "The Liine login at /api/call_log/authenticate/ answered 404 (Not found.): no Liine login answers "
+    "there. Check the setting `api_url` (the API's base URL, to which the tap adds /call_log/authenticate/).",
+    "conversations_api_url": "The Conversations login at /api/authenticates answered 404 (Not found.): no "
+    "Conversations login answers there. Check the setting `conversations_api_url` (the API's base URL, to which "
+    "the tap adds /authenticates).",
+    "interactly_api_url": f"Interactly GET {INTERACTLY_CHECK} (integration 5eb7cf5a86d9755df3a6c593, checking the "
+    "API key) answered 404 Not Found: Not found. Check the setting `interactly_api_url` (the API's base URL, to "
+    "which the tap adds /integrations/v2/...).",
+}
+
+
+@pytest.mark.parametrize("setting", list(WRONG_URLS))
+def test_a_url_where_no_login_answers_is_named_not_the_credentials(sandbox, tmp_path, setting) -> None:
+    server = sandbox(scale=50, **SOURCES)
+
+    result = run_cli(tmp_path, all_sources_config(server.url, **{setting: f"{server.url}/api"}))
+
+    assert result.returncode == 1
+    assert logged(result.stderr, "ERROR") == [WRONG_URLS[setting]]
+    assert logged(result.stderr, "WARNING") == [] and "Warnings (" not in result.stderr
+    assert '"RECORD"' not in result.stdout and len(sent(server.url)) <= 3  # one check per source, at most
+
+
+LOGIN = "/call_log/authenticate/"
+ADVICE = (
+    "If the Liine login is not at /call_log/authenticate/, check the setting `api_url` (the API's base URL, to "
+    "which the tap adds /call_log/authenticate/)."
+)
+OTHER_ANSWERS = {
+    "405": ({"status": 405}, "The Liine login at /call_log/authenticate/ answered 405 (Forced 405.): no Liine login "
+            "answers there. Check the setting `api_url` (the API's base URL, to which the tap adds "
+            "/call_log/authenticate/)."),
+    "503": ({"status": 503}, "Giving up after 2 tries: Login at {url}/call_log/authenticate/ answered 503: Forced "
+            f"503. {ADVICE}"),
+    "html-200": ({"status": 200, "body": "<html><body>Sign in</body></html>"}, "Giving up after 2 tries: "
+                 "Liine's login answer at {url}/call_log/authenticate/ lacks a readable `token` and `valid_until`. "
+                 + ADVICE),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", list(OTHER_ANSWERS))
+def test_a_login_answered_as_no_login_is_names_the_url_setting(sandbox, answer) -> None:
+    forced, said = OTHER_ANSWERS[answer]
+    server = sandbox(scale=50)
+    requests.post(f"{server.url}/_sandbox/force", json={"contains": LOGIN, "times": 9, **forced}, timeout=5)
+
+    with pytest.raises(FatalAPIError) as failed:
+        run_tap(liine_config(server.url, max_retries=2))
+
+    assert str(failed.value) == said.format(url=server.url)
+    assert sent(server.url) == [LOGIN] * (1 if answer == "405" else 2)
 
 
 def test_a_login_is_made_by_one_thread_while_the_others_wait_for_its_outcome(sandbox) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.settings import CONFIG_SCHEMA, config_errors
@@ -51,10 +53,13 @@ DUPLICATES = [
     ({"customer_ids": [101, 202, 101]}, "customer_ids", "101"),
     ({"interactly_integration_ids": ["5eb7cf5a86d9755df3a6c593"] * 2}, "interactly_integration_ids", "5eb7cf5a"),
     ({"conversations_location_ids": ["3001", "3001"]}, "conversations_location_ids", "'3001'"),
+    ({"conversations_location_ids": [3001, "3001"]}, "conversations_location_ids", "3001 (as 3001 and '3001')"),
 ]
 
 
-@pytest.mark.parametrize(("change", "setting", "shown"), DUPLICATES, ids=[d[1] for d in DUPLICATES])
+@pytest.mark.parametrize(
+    ("change", "setting", "shown"), DUPLICATES, ids=[f"{d[1]}-{n}" for n, d in enumerate(DUPLICATES)]
+)
 def test_duplicate_list_entries_are_refused_before_any_request(sandbox, tmp_path, change, setting, shown) -> None:
     server = sandbox(scale=50)
     result = run_cli(tmp_path, all_sources_config(server.url, **change))
@@ -63,6 +68,34 @@ def test_duplicate_list_entries_are_refused_before_any_request(sandbox, tmp_path
     assert "more than once" in line and shown in line
     assert sent(server.url) == []
     assert "Traceback" not in result.stderr
+
+
+# Each id list, the ids it accepts, and the spellings of one id the tap reads alike.
+SPELLINGS = {
+    "customer_ids": (st.integers(1, 10**6), lambda i: st.sampled_from([i, float(i)])),
+    "conversations_location_ids": (st.integers(1, 10**6), lambda i: st.sampled_from([i, str(i), float(i)])),
+    "interactly_integration_ids": (st.text("0123456789abcdef", min_size=24, max_size=24), st.just),
+}
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(data=st.data(), name=st.sampled_from(sorted(SPELLINGS)))
+def test_ids_that_the_tap_reads_alike_are_refused_as_duplicates(data, name) -> None:
+    ids_of, spellings = SPELLINGS[name]
+    ids = data.draw(st.lists(ids_of, min_size=1, max_size=5, unique=True))
+    counts = data.draw(st.lists(st.integers(1, 3), min_size=len(ids), max_size=len(ids)))
+    written = [(i, data.draw(spellings(i))) for i, times in zip(ids, counts, strict=True) for _ in range(times)]
+    written = data.draw(st.permutations(written))
+    config = {**all_sources_config("http://127.0.0.1:1"), name: [value for _, value in written]}
+
+    errors = config_errors(config, CONFIG_SCHEMA)
+
+    shown = []  # each repeated id once, in the order first listed, with its spellings if they differ
+    for i in dict.fromkeys(i for i, _ in written):
+        spelt = list(dict.fromkeys(repr(value) for j, value in written if j == i))
+        if counts[ids.index(i)] > 1:
+            shown.append(spelt[0] if len(spelt) == 1 else f"{spelt[0]} (as {' and '.join(spelt)})")
+    assert errors == ([f"Setting `{name}` lists {', '.join(shown)} more than once."] if shown else [])
 
 
 @pytest.mark.parametrize("secret", ["password", "conversations_api_key", "interactly_api_key"])

@@ -203,6 +203,36 @@ def test_three_shards_land_the_truth_once_each_with_its_own_resumable_state(serv
         assert (count, distinct) == (truth["interactions"], truth["interactions"])
 
 
+def test_meltano_sees_the_shell_and_its_project_not_the_env_file_of_the_folder_dagster_starts_in(tmp_path) -> None:
+    """Dagster's CLI loads the `.env` of its working folder over the shell's variables; `meltano` must
+    see the shell's values, then its own project's `.env` (here: `meltano config` of a loader)."""
+    project, start = tmp_path / "project", tmp_path / "start"
+    project.mkdir()
+    start.mkdir()
+    loader = {"name": "target-x", "namespace": "target_x", "pip_url": "target-x",
+              "settings": [{"name": "database"}, {"name": "password", "kind": "password"}]}  # fmt: skip
+    (project / "meltano.yml").write_text(yaml.safe_dump({"plugins": {"loaders": [loader]}}))
+    (project / ".env").write_text("TARGET_X_DATABASE=analytics\nTARGET_X_PASSWORD=project-password\n")
+    (start / ".env").write_text("TARGET_X_DATABASE=agency\nTARGET_X_PASSWORD=dotenv-password\n")
+    # The transform step's `meltano invoke x`, as `meltano config print target-x` (which needs no installed plugin).
+    config = tmp_path / "config.json"
+    wrapper = tmp_path / "meltano"
+    wrapper.write_text(f"#!/bin/sh\nexec {MELTANO} config --unsafe print target-x > {config}\n")
+    wrapper.chmod(0o700)
+    practices = tmp_path / "practices.yml"
+    practices.write_text(yaml.safe_dump({"shards": 1, "meltano_project": str(project), "meltano": str(wrapper),
+                                         "loader": "target-x", "transform": "x", "customer_ids": [1]}))  # fmt: skip
+    (tmp_path / "dagster").mkdir()
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "LIINE_PRACTICES": str(practices),
+           "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "TARGET_X_PASSWORD": "shell-password"}  # fmt: skip
+    command = [str(DAGSTER), "job", "execute", "-d", str(ROOT / "orchestrate"), "-m", "liine_orchestrate.definitions",
+               "-j", "liine_sync", "-o", "liine_transform"]  # fmt: skip
+    done = subprocess.run(command, cwd=start, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-8000:]
+
+    assert json.loads(config.read_text()) == {"database": "analytics", "password": "shell-password"}
+
+
 def _split(tmp_path: Path, **settings: t.Any) -> subprocess.CompletedProcess[str]:
     """`python -m liine_orchestrate.practices` (what users run to see the split) on these settings."""
     path = tmp_path / "practices.yml"
@@ -236,7 +266,24 @@ def test_ids_appended_at_the_end_keep_every_shard_as_it_was(tmp_path) -> None:
             "`shards` is 4 but the longest list of ids has 3: every "
             "shard needs at least one id to extract, so lower `shards` or list more ids",
         ),
-        ({"shard": 2, "customer_ids": [101]}, "`shards`: Field required; `shard`: Extra inputs are not permitted"),
+        (
+            {"shard": 2, "customer_ids": [101]},
+            "`shards`: Field required; `shard`: Extra inputs are not permitted (did you mean `shards`?)",
+        ),
+        (
+            {"shards": 1, "customer_ids": [101], "retry_delay_secs": 60},
+            "`retry_delay_secs`: Extra inputs are not permitted (did you mean `retry_delay_seconds`?)",
+        ),
+        ({"shards": 1, "customer_ids": [101], "colour": "red"}, "`colour`: Extra inputs are not permitted"),
+        (
+            {"shards": 1, "customer_ids": [101], "schedule": "0 25 * * *"},
+            '`schedule`: "0 25 * * *" is not a cron expression Dagster accepts: minute (0-59), hour (0-23), '
+            'day (1-31), month (1-12) and weekday (0-6), e.g. "0 3 * * *"',
+        ),
+        (
+            {"shards": 1, "customer_ids": [101], "timezone": "Mars/Olympus"},
+            '`timezone`: "Mars/Olympus" is not an IANA time zone (e.g. "UTC", "America/New_York")',
+        ),
         ({"shards": 0, "customer_ids": [101]}, "`shards`: Input should be greater than or equal to 1"),
     ],
 )

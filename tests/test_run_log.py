@@ -12,7 +12,7 @@ import sys
 import requests
 
 from tap_liine.tap import TapLiine
-from tests.helpers import all_sources_config, liine_config, partitions, run_cli, run_tap, sent
+from tests.helpers import all_sources_config, liine_config, logged, partitions, run_cli, run_tap, sent
 
 
 def test_a_successful_connection_test_logs_no_error(sandbox, tmp_path) -> None:
@@ -69,6 +69,38 @@ def test_an_unknown_setting_is_named_with_the_closest_one(caplog) -> None:
         "Setting `lookback_day` is not a setting of tap-liine and is ignored; did you mean `lookback_days`?",
         "Setting `zz_top` is not a setting of tap-liine and is ignored; see the README's settings table.",
     ]
+
+
+def test_a_misspelt_setting_is_named_with_the_closest_one_when_the_config_is_refused(tmp_path) -> None:
+    config = {**liine_config("http://127.0.0.1:9"), "pasword": "demo-password"}
+    del config["password"]
+
+    result = run_cli(tmp_path, config)
+
+    assert result.returncode == 1
+    assert logged(result.stderr, "ERROR") == [
+        "Setting `pasword` is not a setting of tap-liine and is ignored; did you mean `password`?",
+        "Setting `password` is required when `customer_ids` is set: the tap logs in to Liine with `username` and "
+        "`password` to extract interactions.",
+        "Config validation failed",
+    ]
+    assert "demo-password" not in result.stderr
+
+
+def test_the_summary_names_the_sources_whose_credentials_were_accepted_apart_from_the_streams(sandbox) -> None:
+    server = sandbox(scale=50, conversations={"conversations_per_location": 5}, interactly={"days": 10})
+
+    run = run_tap(all_sources_config(server.url, start_date="2026-11-20T00:00:00Z"))
+
+    summary = run.log.split("Run summary:\n", 1)[1].splitlines()
+    read = len(run.records("appointment_statistics"))
+    # The Interactly key's check (a request outside any partition) is no partition of the stream.
+    assert [line for line in summary if "appointment_statistics" in line] == [
+        f"  appointment_statistics  integration 5eb7cf5a86d9755df3a6c593, appointment_type all: {read} records, "
+        f"{read} pages"
+    ]
+    assert "credentials check" not in run.log
+    assert summary.count("Credentials accepted by Interactly, Conversations, Liine.") == 1
 
 
 def _run_env(tmp_path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -157,12 +189,13 @@ def test_the_run_ends_with_a_summary_of_what_each_partition_read(sandbox) -> Non
     for line, customer in zip(block[2:4], (101, 202), strict=True):
         assert line.startswith(f"                  customer {customer}: {records[customer]:,} records, "
                                f"{pages[customer]:,} pages")  # fmt: skip
-    assert block[4] == "Noticed about the APIs:"
-    assert block[5].startswith("  - interactions: Liine's pagination_timestamp is the oldest (last) interaction")
+    assert block[4] == "Credentials accepted by Liine."
+    assert block[5] == "Noticed about the APIs:"
+    assert block[6].startswith("  - interactions: Liine's pagination_timestamp is the oldest (last) interaction")
     # A warning per retry (a re-login is said at INFO); alike but for partition and numbers: one line,
     # with how often it came.
-    lines, distinct = map(int, re.fullmatch(r"Warnings \((\d+) lines?, (\d+) distinct\):", block[6]).groups())
-    listed = {line: int(line[4:].split(" x ")[0]) if " x " in line[:12] else 1 for line in block[7:]}
+    lines, distinct = map(int, re.fullmatch(r"Warnings \((\d+) lines?, (\d+) distinct\):", block[7]).groups())
+    listed = {line: int(line[4:].split(" x ")[0]) if " x " in line[:12] else 1 for line in block[8:]}
     assert len(listed) == distinct and sum(listed.values()) == lines
     assert [n for line, n in listed.items() if "/call_log/interactions/" in line and "answered 503" in line] == [
         retries

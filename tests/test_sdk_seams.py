@@ -22,6 +22,7 @@ from tap_liine.sdk_seams import (
     PAGINATION_STOPPED,
     SDK_VERSION_CHECKED,
     SYNC_START_LINES,
+    UNHANDLED_ERROR,
     OpenCounter,
     SdkSeams,
     SilentTimer,
@@ -75,7 +76,8 @@ def test_the_lines_the_streams_drop_are_logged_through_stream_log() -> None:
     assert "self._abort_sync(" in check and "abort_reason=MaxRecordsLimitException(" in check
     assert "raise AbortedSyncPausedException from abort_reason" in inspect.getsource(core.Stream._abort_sync)
     sync = inspect.getsource(core.Stream.sync)
-    assert "except Exception:\n            self.log(" in sync and "level=logging.ERROR," in sync
+    assert f'except Exception:\n            self.log(\n                "{UNHANDLED_ERROR}",' in sync
+    assert "level=logging.ERROR," in sync
 
 
 def test_counters_and_timers_log_on_exit_and_the_open_ones_do_not(caplog) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from liine_orchestrate.environment import record_shell
 from liine_orchestrate.meltano import create_tables, meltano, shard_home
 from liine_orchestrate.practices import Practices, Shard, load
 
@@ -71,4 +72,5 @@ def definitions(practices: Practices) -> dg.Definitions:
     return dg.Definitions(assets=[tables, *shards, *transform], jobs=[job], schedules=[schedule])
 
 
+record_shell()  # before any step process starts: they inherit it
 defs = definitions(load())

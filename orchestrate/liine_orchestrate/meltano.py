@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import dagster as dg
 
+from liine_orchestrate.environment import meltano_environ
 from liine_orchestrate.practices import Practices
 
 
 def meltano(practices: Practices, *args: str, env: dict[str, str]) -> None:
     """Run `meltano <args>` in the project; its log goes to the step's stderr, as Meltano writes it."""
-    done = subprocess.run(_command(practices, *args), cwd=practices.meltano_project, env={**os.environ, **env},
+    done = subprocess.run(_command(practices, *args), cwd=practices.meltano_project, env=meltano_environ(env),
                           check=False)  # fmt: skip
     if done.returncode:
         # Meltano has kept the state of every stream and partition that landed: a retry resumes there.
@@ -26,7 +26,7 @@ def create_tables(practices: Practices, *, env: dict[str, str]) -> None:
     and nothing else is read or written. Shards that create one table at the same moment fail
     (target-postgres: "relation ... already exists"), so this runs before them."""
     schemas = ("invoke", practices.extractor, "--test=schema")
-    cwd, environ = practices.meltano_project, {**os.environ, **env}
+    cwd, environ = practices.meltano_project, meltano_environ(env)
     with subprocess.Popen(_command(practices, *schemas), cwd=cwd, env=environ, stdout=subprocess.PIPE) as tap:
         loaded = subprocess.run(_command(practices, "invoke", practices.loader), cwd=cwd, env=environ,
                                 stdin=tap.stdout, check=False)  # fmt: skip
@@ -54,7 +54,7 @@ def shard_home(project: Path, shard: str) -> Path:
     catalog"). Everything else links to the shared entry: the installed plugins and the system database
     (which holds the state unless a state backend is set).
     """
-    shared = Path(os.environ.get("MELTANO_SYS_DIR_ROOT", project / ".meltano"))
+    shared = Path(meltano_environ({}).get("MELTANO_SYS_DIR_ROOT", project / ".meltano"))
     home = shared / "shards" / shard
     home.mkdir(parents=True, exist_ok=True)
     names = {entry.name for entry in shared.iterdir()} | {"meltano.db"}  # the database may not exist yet

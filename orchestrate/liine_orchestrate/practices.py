@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import sys
 import typing as t
+import zoneinfo
 from pathlib import Path
 
 import pydantic
+import pydantic_core
 import yaml
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "practices.yml"
@@ -44,6 +47,31 @@ class Practices(pydantic.BaseModel):
     customer_ids: list[pydantic.PositiveInt] = []
     conversations_location_ids: list[str] = []
     interactly_integration_ids: list[str] = []
+
+    @pydantic.field_validator("schedule")
+    @classmethod
+    def _a_cron_dagster_accepts(cls, schedule: str) -> str:
+        import dagster as dg  # only for a file that sets it: `dagster` takes seconds to import
+
+        try:  # Dagster's own check, through its public API
+            dg.ScheduleDefinition(name="check", cron_schedule=schedule, job_name="check")
+        except dg.DagsterInvalidDefinitionError:
+            msg = (
+                f'"{schedule}" is not a cron expression Dagster accepts: minute (0-59), hour (0-23), day (1-31), '
+                'month (1-12) and weekday (0-6), e.g. "0 3 * * *"'
+            )
+            raise ValueError(msg) from None
+        return schedule
+
+    @pydantic.field_validator("timezone")
+    @classmethod
+    def _a_known_timezone(cls, timezone: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(timezone)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            msg = f'"{timezone}" is not an IANA time zone (e.g. "UTC", "America/New_York")'
+            raise ValueError(msg) from None
+        return timezone
 
     @pydantic.model_validator(mode="after")
     def _ids_fill_every_shard(self) -> Practices:
@@ -111,10 +139,7 @@ def load(path: Path | None = None) -> Practices:
     try:
         practices = Practices.model_validate(raw)
     except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"`{'.'.join(map(str, e['loc']))}`: {e['msg']}" if e["loc"] else e["msg"].removeprefix("Value error, ")
-            for e in error.errors(include_input=False)
-        )
+        problems = "; ".join(map(_problem, error.errors(include_input=False)))
         msg = f"The practices file {path} is not valid: {problems}."
         raise PracticesError(msg) from None
     folder = path.resolve().parent
@@ -122,6 +147,16 @@ def load(path: Path | None = None) -> Practices:
     if "/" in meltano:  # a path rather than a command on PATH
         meltano = str(folder / meltano)
     return practices.model_copy(update={"meltano_project": folder / practices.meltano_project, "meltano": meltano})
+
+
+def _problem(error: pydantic_core.ErrorDetails) -> str:
+    said = error["msg"].removeprefix("Value error, ")
+    if not error["loc"]:
+        return said
+    name = ".".join(map(str, error["loc"]))
+    if error["type"] == "extra_forbidden":
+        said += "".join(f" (did you mean `{m}`?)" for m in difflib.get_close_matches(name, Practices.model_fields, 1))
+    return f"`{name}`: {said}"
 
 
 def main() -> None:

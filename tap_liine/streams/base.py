@@ -20,20 +20,20 @@ import typing as t
 from functools import cached_property
 
 import requests
-from singer_sdk.exceptions import MaxRecordsLimitException
+from singer_sdk.exceptions import FatalAPIError, MaxRecordsLimitException
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_liine.auth import ExchangedTokenAuthenticator
 from tap_liine.bookmarks import Bookmarks
-from tap_liine.errors import Cancelled
+from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.fidelity import TypeFidelity
 from tap_liine.gate import Stopped
 from tap_liine.http import ResilientHTTP
 from tap_liine.instants import UtcInstants, parse_datetime
 from tap_liine.pipeline import PartitionPipeline, batched
 from tap_liine.progress import ProgressWriting
-from tap_liine.sdk_seams import PAGINATION_STOPPED, SdkSeams
+from tap_liine.sdk_seams import PAGINATION_STOPPED, UNHANDLED_ERROR, SdkSeams
 from tap_liine.settings import API_URLS, source_configured, source_hint
 
 if t.TYPE_CHECKING:
@@ -112,23 +112,26 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
         RESTStream.selected.fset(self, value)  # type: ignore[attr-defined]  # the SDK's own setter
 
     def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
-        """The SDK's stream log, less two misleading lines: "Pagination stopped after N pages" after
+        """The SDK's stream log, less misleading lines: "Pagination stopped after N pages" after
         every walk that ends on an empty page (dozens per run; the run summary counts pages), and
-        the ERROR `--test` would log when it stops a stream after its first record, as it means to."""
+        its ERROR "An unhandled error occurred" when `--test` stops a stream after its first record,
+        as it means to, or when the run fails with the tap's own sentence (said once, at the end)."""
         if message.startswith(PAGINATION_STOPPED):
             return
         error = sys.exc_info()[1]
-        if level >= logging.ERROR and isinstance(getattr(error, "__cause__", None), MaxRecordsLimitException):
+        if message == UNHANDLED_ERROR and (
+            isinstance(error, (FatalAPIError, RunStopped))
+            or isinstance(getattr(error, "__cause__", None), MaxRecordsLimitException)
+        ):
             return
         super().log(message, *args, level=level, **kwargs)
 
     def tally(self, what: str, count: int = 1, context: Context | None = None) -> None:
         """Count records, pages, retries or re-logins for the run summary, by partition (the one this
         thread fetches, unless `context` names it)."""
-        # Outside any partition a request is the start's credentials check.
         partition = self.partition_words(context) if context is not None else getattr(self._local, "partition", "")
-        partition = partition or "credentials check"
-        self.owner.summary.add(self.name, partition, what, count)
+        if partition:  # outside any partition a request is the start's credentials check: no stream's reading
+            self.owner.summary.add(self.name, partition, what, count)
 
     def partition_words(self, context: Context | None) -> str:
         """E.g. "customer 101", "integration 5eb7..., appointment_type all"."""

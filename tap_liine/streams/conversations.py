@@ -24,7 +24,7 @@ from tap_liine.instants import parse_datetime
 from tap_liine.pagination.conversations_passes import PageToken, PassesPaginator
 from tap_liine.schemas.conversations import CONVERSATION_MESSAGES, CONVERSATIONS
 from tap_liine.sdk_seams import ChildSyncsQuiet, OpenCounter, SilentTimer
-from tap_liine.settings import MAX_CONVERSATIONS_PAGE
+from tap_liine.settings import MAX_CONVERSATIONS_PAGE, location_id
 from tap_liine.streams.base import TapStream
 
 if t.TYPE_CHECKING:
@@ -67,7 +67,8 @@ class ConversationsStream(TapStream):
     @property
     def partitions(self) -> list[dict[str, t.Any]]:
         # Ids given as numbers are the same locations: one spelling keeps their state partitions stable.
-        return [{"location_id": str(location)} for location in self.config.get("conversations_location_ids") or []]
+        locations = self.config.get("conversations_location_ids") or []
+        return [{"location_id": location_id(location)} for location in locations]
 
     @property
     def messages_wanted(self) -> bool:

@@ -25,7 +25,7 @@ import pendulum
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_liine.bookmarks import Backfill
-from tap_liine.errors import api_message, json_type
+from tap_liine.errors import GaveUp, LoginError, api_message, json_type
 from tap_liine.instants import parse_datetime
 from tap_liine.observations import as_count
 from tap_liine.pagination.interactly_lists import ListsPaginator, Weight, entry_count, trend_count
@@ -44,6 +44,9 @@ UTC = dt.timezone.utc
 TREND_MARGIN = dt.timedelta(days=2)  # a bucket (a local day, at most) starting in the window is complete
 # How a 400 refusing the start..end range as too long may put it: a span, and too much of it.
 SPAN = re.compile(r"\b(range|period|interval|span|window|days?)\b", re.I)
+# A 404 about an integration ("Resource not found or doesn't belong to your organization"), not a wrong URL.
+NOT_YOURS = re.compile(r"\bbelong", re.I)
+URL_SETTING = "the setting `interactly_api_url` (the API's base URL, to which the tap adds /integrations/v2/...)"
 TOO_LONG = re.compile(r"\b(too (long|large|wide|big|many)|exceed\w*|at most|max(imum)?)\b", re.I)
 
 
@@ -105,9 +108,12 @@ class InteractlyStream(TapStream):
         words = api_message(response)
         if response.status_code == 400 and SPAN.search(words) and TOO_LONG.search(words):
             return RangeRefused(message)
-        hint = {401: "interactly_api_key", 403: "interactly_api_key", 404: "interactly_integration_ids"}
-        if response.status_code in hint:
-            message = f"{message.rstrip('.')}. Check the setting `{hint[response.status_code]}`."
+        if response.status_code in (401, 403):
+            return LoginError(f"{message.rstrip('.')}. Check the setting `interactly_api_key`.")
+        if response.status_code == 404 and NOT_YOURS.search(words):
+            message = f"{message.rstrip('.')}. Check the setting `interactly_integration_ids`."
+        elif response.status_code in (404, 405):  # no such path: the base URL is wrong
+            message = f"{message.rstrip('.')}. Check {URL_SETTING}."
         return super().refusal(response, message)
 
     def check_credentials(self) -> None:
@@ -115,7 +121,11 @@ class InteractlyStream(TapStream):
         integration = self.config["interactly_integration_ids"][0]
         moment = parse_datetime(self.config["start_date"])
         self._local.where = f"integration {integration}, checking the API key"
-        list(self.request_records({**self.partitions[0], "window_start": moment, "window_end": moment}))
+        try:
+            list(self.request_records({**self.partitions[0], "window_start": moment, "window_end": moment}))
+        except GaveUp as exc:  # a server down, or no such API there (a web page, a proxy's error)
+            msg = f"{str(exc).rstrip('.')}. If the Interactly API is not there, check {URL_SETTING}."
+            raise GaveUp(msg) from None
 
     def check_envelope(self, body: t.Any, where: str) -> None:
         if not isinstance(body, dict) or not isinstance(body.get("overview"), dict):

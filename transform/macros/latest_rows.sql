@@ -7,7 +7,10 @@
     {%- set present = [] if relation is string else
         adapter.get_columns_in_relation(relation) | map(attribute="name") | map("lower") | list -%}
     {%- set order = [] -%}
-    {%- if updated -%}{%- do order.append(updated ~ " desc nulls last") -%}{%- endif -%}
+    {#- `updated` mapped away or deselected: the loader's order alone. -#}
+    {%- if updated and (relation is string or updated in present) -%}
+        {%- do order.append(updated ~ " desc nulls last") -%}
+    {%- endif -%}
     {%- for column in ["_sdc_sequence", "_sdc_batched_at", "_sdc_received_at"] -%}
         {%- if column in present -%}{%- do order.append(column ~ " desc nulls last") -%}{%- endif -%}
     {%- endfor -%}
