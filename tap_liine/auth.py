@@ -52,10 +52,12 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
     header_name = "Authorization"
     source = "API"  # the source's name in messages
     api_name = "API"  # and as its streams name it (`TapStream.api_name`)
+    LOGIN_PATH = ""  # what the login's URL adds to the API's base URL
 
     def __init__(
         self,
         *,
+        api_url: str,
         session: requests.Session,
         timeout: float,
         retry: RetryPolicy,
@@ -63,6 +65,7 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         notices: RetryNotices,
     ) -> None:
         super().__init__()
+        self._url = api_url.rstrip("/") + self.LOGIN_PATH
         self._session = session
         self._timeout = timeout
         self._logger = logger
@@ -76,21 +79,12 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         self._login = retry.retrying(self.exchange, on_backoff=self._retrying, unreachable=self._unreachable)
 
     @property
-    @abc.abstractmethod
     def url(self) -> str:
         """Where the login goes."""
-
-    def wrong_place(self, answer: str) -> LoginError:
-        """The error for a login answered as no login is (`answer`, e.g. "404 (Not found.)")."""
-        return LoginError(
-            f"The {self.api_name} login at {urlsplit(self.url).path} answered {answer}: no {self.api_name} login "
-            f"answers there. Check {self._url_setting()}."
-        )
+        return self._url
 
     def _url_setting(self) -> str:
         return f"the setting `{API_URLS[self.api_name]}` (the API's base URL, to which the tap adds {self.LOGIN_PATH})"
-
-    LOGIN_PATH = ""  # what the login's URL adds to the API's base URL
 
     @abc.abstractmethod
     def exchange(self) -> tuple[str, float | None]:
@@ -150,6 +144,7 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         return None
 
     def _post(self, **kwargs: t.Any) -> requests.Response:
+        """The login's answer: a 200, or a refusal of the credentials (`REFUSALS`) for `exchange` to word."""
         try:
             response = self._session.post(self.url, timeout=self._timeout, **kwargs)
         except requests.exceptions.RequestException as exc:
@@ -158,14 +153,24 @@ class ExchangedTokenAuthenticator(APIAuthenticatorBase, abc.ABC):
         error = retry_later(response, f"Login at {self.url}", longest_wait=self._retry.longest_wait)
         if error is not None:
             raise error
+        if response.status_code != 200 and response.status_code not in REFUSALS:  # no login answers here
+            msg = (
+                f"The {self.api_name} login at {urlsplit(self.url).path} answered {response.status_code} "
+                f"({api_message(response)}): no {self.api_name} login answers there. Check {self._url_setting()}."
+            )
+            raise LoginError(msg)
         return response
 
     def _retrying(self, details: t.Any) -> None:
-        error, wait = details.get("exception"), details.get("wait") or 0.0
+        error = details.get("exception")
         self._notices.backing_off(
-            self.api_name, error, wait, "%s (try %d of %d); waiting %.2f s", error, details.get("tries"),
-            self._retry.tries, wait,
-        )  # fmt: skip
+            self.api_name,
+            error,
+            details.get("wait") or 0.0,
+            what=error,
+            tries=details.get("tries"),
+            of=self._retry.tries,
+        )
 
     def _unreachable(self, error: BaseException) -> str:
         return f"could not reach {self.url} to log in ({type(error).__name__})"
@@ -178,20 +183,13 @@ class LiineAuthenticator(ExchangedTokenAuthenticator):
     api_name = "Liine"
     LOGIN_PATH = "/call_log/authenticate/"
 
-    def __init__(self, *, api_url: str, username: str, password: str, **kwargs: t.Any) -> None:
-        self._url = api_url.rstrip("/") + self.LOGIN_PATH
+    def __init__(self, *, username: str, password: str, **kwargs: t.Any) -> None:
         self._username = username
         self._password = password
         super().__init__(**kwargs)
 
-    @property
-    def url(self) -> str:
-        return self._url
-
     def exchange(self) -> tuple[str, float | None]:
         response = self._post(json={"username": self._username, "password": self._password})
-        if response.status_code != 200 and response.status_code not in REFUSALS:
-            raise self.wrong_place(f"{response.status_code} ({api_message(response)})")
         if response.status_code != 200:
             msg = (
                 f"Liine refused the login of user {self._username!r} ({response.status_code}: "
@@ -218,19 +216,12 @@ class ConversationsAuthenticator(ExchangedTokenAuthenticator):
     DEFAULT_LIFETIME_SECONDS = 3600.0
     LOGIN_PATH = "/authenticates"
 
-    def __init__(self, *, api_url: str, api_key: str, **kwargs: t.Any) -> None:
-        self._url = api_url.rstrip("/") + self.LOGIN_PATH
+    def __init__(self, *, api_key: str, **kwargs: t.Any) -> None:
         self._api_key = api_key
         super().__init__(**kwargs)
 
-    @property
-    def url(self) -> str:
-        return self._url
-
     def exchange(self) -> tuple[str, float | None]:
         response = self._post(headers={"Authorization": self._api_key, "Accept": self.ACCEPT})
-        if response.status_code != 200 and response.status_code not in REFUSALS:
-            raise self.wrong_place(f"{response.status_code} ({api_message(response)})")
         if response.status_code != 200:
             raise LoginError(self._refused(f"{response.status_code}: {api_message(response)}"))
         # A 200 body holds the token: never quote it.

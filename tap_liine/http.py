@@ -178,17 +178,11 @@ class ResilientHTTP:
         if isinstance(error, UnauthorizedRetry):
             return  # said once per refused token, by the authenticator; counted as a re-login
         self.tally("retries")
-        wait = details.get("wait") or 0.0
+        what = error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}"
         self.resources.retry_notices.backing_off(
-            self.api_name,
-            error,
-            wait,
-            "%s (try %d of %d); waiting %.2f s",
-            error if isinstance(error, RetriableAPIError) else f"{self.api_name} {self.path}: {type(error).__name__}",
-            details.get("tries"),
-            self.retry_policy.tries,
-            wait,
-        )
+            self.api_name, error, details.get("wait") or 0.0, what=what, tries=details.get("tries"),
+            of=self.retry_policy.tries,
+        )  # fmt: skip
 
     def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
         # As the SDK's, with our own waits and messages (retries.py): a request that exhausts

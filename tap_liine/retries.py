@@ -130,8 +130,11 @@ class RetryNotices:
         self._lock = threading.Lock()
         self._quiet_until: dict[tuple[str, str], float] = {}
 
-    def backing_off(self, source: str, error: BaseException | None, wait: float, message: str, *args: t.Any) -> None:
-        """Warn `message` unless a worker already said this source's and kind's current wait."""
+    def backing_off(
+        self, source: str, error: BaseException | None, wait: float, *, what: object, tries: int, of: int
+    ) -> None:
+        """ "<what> (try <tries> of <of>); waiting <wait> s", at WARNING unless a worker already said
+        this source's and kind's current wait."""
         response = getattr(error, "response", None)
         key = (source, str(response.status_code) if response is not None else type(error).__name__)
         with self._lock:
@@ -139,4 +142,6 @@ class RetryNotices:
             said = now < self._quiet_until.get(key, 0.0)
             if not said:
                 self._quiet_until[key] = now + wait
-        self._logger.log(logging.DEBUG if said else logging.WARNING, message, *args)
+        self._logger.log(
+            logging.DEBUG if said else logging.WARNING, "%s (try %d of %d); waiting %.2f s", what, tries, of, wait
+        )
