@@ -13,13 +13,18 @@ from liine_orchestrate.practices import Practices, Shard, load
 GROUP = "liine"
 
 
+def _retries(practices: Practices) -> dg.RetryPolicy:
+    """A failed step is run again, alone, `retries` times, `retry_delay_seconds` apart."""
+    return dg.RetryPolicy(max_retries=practices.retries, delay=practices.retry_delay_seconds)
+
+
 def tables_asset(practices: Practices) -> dg.AssetsDefinition:
     @dg.asset(
         name="liine_tables",
         group_name=GROUP,
         kinds={"meltano"},
         description=f"The tables {practices.loader} fills, created or widened before the shards load side by side.",
-        retry_policy=dg.RetryPolicy(max_retries=practices.retries, delay=practices.retry_delay_seconds),
+        retry_policy=_retries(practices),
     )
     def tables() -> None:
         create_tables(practices, env=practices.every_id().env(practices.extractor))
@@ -34,7 +39,7 @@ def shard_asset(practices: Practices, shard: Shard, tables: dg.AssetsDefinition)
         kinds={"meltano"},
         description=f"{practices.extractor} -> {practices.loader} for the ids of {shard.name}.",
         deps=[tables],
-        retry_policy=dg.RetryPolicy(max_retries=practices.retries, delay=practices.retry_delay_seconds),
+        retry_policy=_retries(practices),
         metadata={"state_id_suffix": shard.name, **{name: str(ids) for name, ids in shard.ids.items()}},
     )
     def sync() -> None:
