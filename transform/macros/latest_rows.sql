@@ -4,8 +4,7 @@
     time when its table has them. -#}
 {% macro latest_rows(table, keys, updated=none) -%}
     {%- set relation = liine_table(table) -%}
-    {%- set present = [] if relation is string else
-        adapter.get_columns_in_relation(relation) | map(attribute="name") | map("lower") | list -%}
+    {%- set present = [] if relation is string else liine_column_names(relation) -%}
     {%- set order = [] -%}
     {#- `updated` mapped away or deselected: the loader's order alone. -#}
     {%- if updated and (relation is string or updated in present) -%}

@@ -6,14 +6,11 @@
 {% macro liine_columns(table, alias=none) -%}
     {%- set declared = {} -%}
     {%- if not execute -%}{{ return(declared) }}{%- endif -%}
-    {%- set relation = source("liine", table) -%}
-    {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema,
-                                         identifier=relation.identifier) -%}
+    {%- set found = liine_loaded(table) -%}
     {#- No table: liine_table stands in an empty select of every declared column. -#}
-    {%- set present = none if found is none else
-        adapter.get_columns_in_relation(found) | map(attribute="name") | map("lower") | list -%}
+    {%- set present = none if found is none else liine_column_names(found) -%}
     {%- set prefix = alias ~ "." if alias else "" -%}
-    {%- for name, column in graph.sources["source." ~ model.package_name ~ ".liine." ~ table].columns.items() -%}
+    {%- for name, column in liine_declared(table).items() -%}
         {%- if present is none or name in present -%}
             {%- do declared.update({name: prefix ~ name}) -%}
         {%- else -%}

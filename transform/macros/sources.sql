@@ -20,8 +20,7 @@
     {%- if not execute -%}{{ return(relation) }}{%- endif -%}
     {%- set using_var = "tap_liine__using_" ~ liine_source_of(table) -%}
     {%- set using = var(using_var, none) -%}
-    {%- set found = adapter.get_relation(database=relation.database, schema=relation.schema,
-                                         identifier=relation.identifier) -%}
+    {%- set found = liine_loaded(table) -%}
     {%- if found is not none -%}{{ return(found) }}{%- endif -%}
     {%- if using is not none -%}
         {{ exceptions.raise_compiler_error(
@@ -31,12 +30,28 @@
     {%- endif -%}
     {%- do log("tap-liine: no table " ~ relation ~ "; " ~ this.name ~ " is built empty (set " ~ using_var
                ~ ": false to skip it)", info=true) -%}
-    {%- set columns = graph.sources["source." ~ model.package_name ~ ".liine." ~ table].columns -%}
     {%- set typed = [] -%}
-    {%- for name, column in columns.items() -%}
+    {%- for name, column in liine_declared(table).items() -%}
         {%- do typed.append("cast(null as " ~ liine_type(column.data_type) ~ ") as " ~ name) -%}
     {%- endfor -%}
     {{ return("(select " ~ typed | join(", ") ~ " where 1 = 0)") }}
+{%- endmacro %}
+
+{#- The table the loader made for `table`, or none where there is none. -#}
+{% macro liine_loaded(table) -%}
+    {%- set relation = source("liine", table) -%}
+    {{ return(adapter.get_relation(database=relation.database, schema=relation.schema,
+                                   identifier=relation.identifier)) }}
+{%- endmacro %}
+
+{#- The columns _sources.yml declares for `table`, by name. -#}
+{% macro liine_declared(table) -%}
+    {{ return(graph.sources["source." ~ model.package_name ~ ".liine." ~ table].columns) }}
+{%- endmacro %}
+
+{#- The names of a loaded relation's columns, lower-cased. -#}
+{% macro liine_column_names(relation) -%}
+    {{ return(adapter.get_columns_in_relation(relation) | map(attribute="name") | map("lower") | list) }}
 {%- endmacro %}
 
 {#- The generic types _sources.yml declares, in the warehouse's spelling. -#}
