@@ -35,6 +35,11 @@ REPLICATION_KEY = "replication_key"
 REPLICATION_VALUE = "replication_key_value"
 
 
+def partition_words(context: t.Mapping[str, t.Any]) -> str:
+    """A partition as messages name it: e.g. "customer 101", "integration 5eb7..., appointment_type all"."""
+    return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
+
+
 class Newest:
     """The newest of many ISO-8601 values, cheaply: strings of one shape compare as strings."""
 

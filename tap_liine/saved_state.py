@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE
+from tap_liine.bookmarks import BACKFILL, REPLICATION_KEY, REPLICATION_VALUE, partition_words
 from tap_liine.errors import a_json_type
 from tap_liine.instants import read_datetime
 
@@ -107,7 +107,7 @@ def _check_partition(
     if not isinstance(context, dict):
         return [f"A partition in the state of stream `{name}` has no `context` object: {_clip(partition)}."]
     match = next((c for c in configured if _key(c) == _key(context)), None)
-    where = f"stream `{name}`, partition {_words(context)}"
+    where = f"stream `{name}`, partition {partition_words(context)}"
     if match is None:
         logger.info("The state of %s is ignored: that partition is no longer configured.", where)
         return []
@@ -154,10 +154,6 @@ def _unreadable(value: t.Any) -> str:
 
 def _key(context: t.Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in context.items())) if isinstance(context, dict) else ()
-
-
-def _words(context: dict[str, t.Any]) -> str:
-    return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
 
 
 def _clip(value: t.Any) -> str:

@@ -25,7 +25,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams import RESTStream
 
 from tap_liine.auth import ExchangedTokenAuthenticator
-from tap_liine.bookmarks import Bookmarks
+from tap_liine.bookmarks import Bookmarks, partition_words
 from tap_liine.errors import Cancelled, RunStopped
 from tap_liine.fidelity import TypeFidelity
 from tap_liine.gate import Stopped
@@ -135,8 +135,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
 
     def partition_words(self, context: Context | None) -> str:
         """E.g. "customer 101", "integration 5eb7..., appointment_type all"."""
-        partition = self.state_manager.get_state_partition_context(context) or {}
-        return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in partition.items())
+        return partition_words(self.state_manager.get_state_partition_context(context) or {})
 
     empty_page: t.ClassVar[t.Any] = None  # the body of an empty page, for APIs paged by number
 
@@ -237,7 +236,7 @@ class TapStream(SdkSeams, ResilientHTTP, ProgressWriting):
 
     def describe(self, context: Context, task: t.Any) -> str:  # noqa: ARG002
         """What a task is about, for messages: e.g. "customer 101, window 2026-01-01..2026-01-30"."""
-        return ", ".join(f"{key.removesuffix('_id')} {value}" for key, value in context.items())
+        return partition_words(context)
 
     def plan(self, context: Context) -> list[t.Any]:  # noqa: ARG002
         """The tasks of one partition, in order. Default: one walk over all its pages."""
